@@ -1,0 +1,44 @@
+import Foundation
+
+/// Something bytes are written to: a file, a buffer, a hasher, a compressor.
+public protocol ByteSink: AnyObject {
+    func write(_ bytes: UnsafeRawBufferPointer) throws
+}
+
+extension ByteSink {
+    public func write(_ data: Data) throws {
+        try data.withUnsafeBytes { try write($0) }
+    }
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+}
+
+/// Collects bytes in memory (only for small things: control members, signatures, indexes).
+public final class BufferSink: ByteSink {
+    public private(set) var data = Data()
+    public init() {}
+    public func write(_ bytes: UnsafeRawBufferPointer) throws { data.append(contentsOf: bytes) }
+}
+
+/// Counts bytes and forwards them.
+public final class CountingSink: ByteSink {
+    public private(set) var count: Int64 = 0
+    let next: ByteSink
+    public init(_ next: ByteSink) { self.next = next }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        count += Int64(bytes.count)
+        try next.write(bytes)
+    }
+}
+
+/// Feeds every byte to hashers and forwards it.
+public final class HashingSink: ByteSink {
+    public let digests: [Digest]
+    let next: ByteSink?
+    public init(_ digests: [Digest], next: ByteSink?) { self.digests = digests; self.next = next }
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        for d in digests { d.update(bytes) }
+        try next?.write(bytes)
+    }
+}

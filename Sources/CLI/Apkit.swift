@@ -1,0 +1,10 @@
+import ArgumentParser
+import APKFormat
+
+struct Apkit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apkit",
+        abstract: "Build, sign, index and publish Alpine packages without Alpine.",
+        version: APKFormatVersion.string,
+        subcommands: [])
+}

@@ -1,0 +1,11 @@
+#ifndef APKIT_CCURLSHIM_H
+#define APKIT_CCURLSHIM_H
+#include <curl/curl.h>
+/* Non-variadic wrappers around curl_easy_setopt / curl_easy_getinfo, which Swift cannot call. */
+CURLcode apkit_curl_setopt_long(CURL *h, CURLoption o, long v);
+CURLcode apkit_curl_setopt_ptr(CURL *h, CURLoption o, const void *v);
+CURLcode apkit_curl_setopt_str(CURL *h, CURLoption o, const char *v);
+CURLcode apkit_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v);
+CURLcode apkit_curl_getinfo_long(CURL *h, CURLINFO i, long *v);
+CURLcode apkit_curl_getinfo_double(CURL *h, CURLINFO i, double *v);
+#endif

@@ -1,0 +1,14 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include "CPlatform.h"
+
+long apkit_copy_file_range(int fd_in, int fd_out, unsigned long len) {
+#ifdef SYS_copy_file_range
+    return (long)syscall(SYS_copy_file_range, fd_in, NULL, fd_out, NULL, len, 0u);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}

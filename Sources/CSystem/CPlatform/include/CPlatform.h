@@ -1,0 +1,7 @@
+#ifndef APKIT_CPLATFORM_H
+#define APKIT_CPLATFORM_H
+#include <sys/types.h>
+/* Linux calls that glibc only declares under _GNU_SOURCE. Returns -1 and sets errno on failure
+   (ENOSYS where the call does not exist). */
+long apkit_copy_file_range(int fd_in, int fd_out, unsigned long len);
+#endif
