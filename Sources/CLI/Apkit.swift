@@ -6,5 +6,10 @@ struct Apkit: ParsableCommand {
         commandName: "apkit",
         abstract: "Build, sign, index and publish Alpine packages without Alpine.",
         version: APKFormatVersion.string,
-        subcommands: [])
+        subcommands: [
+            KeygenCommand.self,
+            PackCommand.self,
+            VerifyCommand.self,
+            InspectCommand.self,
+        ])
 }

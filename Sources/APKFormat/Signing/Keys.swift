@@ -139,6 +139,18 @@ public final class PublicKey: @unchecked Sendable {
 
     deinit { EVP_PKEY_free(pkey) }
 
+    /// Verifies a PKCS#1 v1.5 signature over an already computed digest (streamed hashing).
+    public func verify(signature: Data, digest: [UInt8], type: SignatureType) -> Bool {
+        guard let ctx = EVP_PKEY_CTX_new(pkey, nil) else { return false }
+        defer { EVP_PKEY_CTX_free(ctx); ERR_clear_error() }
+        guard EVP_PKEY_verify_init(ctx) > 0,
+              EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0,
+              EVP_PKEY_CTX_set_signature_md(ctx, type.digest.evp) > 0 else { return false }
+        return signature.withUnsafeBytes { s in
+            EVP_PKEY_verify(ctx, s.baseAddress?.assumingMemoryBound(to: UInt8.self), s.count, digest, digest.count) == 1
+        }
+    }
+
     public func verify(signature: Data, over data: Data, type: SignatureType) -> Bool {
         guard let ctx = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(ctx); ERR_clear_error() }

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include "CPlatform.h"
 
 long apkit_copy_file_range(int fd_in, int fd_out, unsigned long len) {
@@ -11,4 +12,12 @@ long apkit_copy_file_range(int fd_in, int fd_out, unsigned long len) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+long apkit_llistxattr(const char *path, char *list, unsigned long size) {
+    return (long)llistxattr(path, list, size);
+}
+
+long apkit_lgetxattr(const char *path, const char *name, void *value, unsigned long size) {
+    return (long)lgetxattr(path, name, value, size);
 }

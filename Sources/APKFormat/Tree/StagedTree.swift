@@ -1,0 +1,135 @@
+import CPlatform
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One entry of a staged install tree, as found on disk (lstat), not yet mapped to tar metadata.
+public struct TreeEntry: Sendable {
+    public enum Kind: Sendable, Equatable { case file, directory, symlink, characterDevice, blockDevice, fifo }
+    /// Relative path without leading `./` or `/`.
+    public var path: String
+    public var kind: Kind
+    public var mode: UInt32          // permission bits incl. setuid/setgid/sticky
+    public var uid: UInt32
+    public var gid: UInt32
+    public var size: Int64
+    public var mtime: Int64
+    public var device: UInt64
+    public var inode: UInt64
+    public var linkCount: UInt64
+    public var linkTarget: String = ""
+    public var rdevMajor: UInt32 = 0
+    public var rdevMinor: UInt32 = 0
+    /// For the 2nd and later paths of a hard-linked inode: the first path (in sorted order).
+    public var hardlinkTo: String? = nil
+}
+
+/// Reads a staged tree the way abuild's `create_apks` does: every path below the top-level
+/// entries except top-level dotfiles, sorted bytewise, directories before their contents.
+public enum StagedTree {
+    /// Limits protecting against pathological trees.
+    public static let maxDepth = 256
+
+    public static func scan(root: String) throws -> [TreeEntry] {
+        var st = stat()
+        guard lstat(root, &st) == 0 else {
+            throw FormatError.io(path: root, reason: "cannot read staged tree: \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw FormatError.io(path: root, reason: "not a directory")
+        }
+        var entries: [TreeEntry] = []
+        try walk(root: root, relative: "", depth: 0, into: &entries)
+        entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        // Hard links: the first path of an inode (in sorted order) is stored, later ones link to it.
+        var firstPath: [String: String] = [:]
+        for i in entries.indices where entries[i].kind == .file && entries[i].linkCount > 1 {
+            let key = "\(entries[i].device):\(entries[i].inode)"
+            if let first = firstPath[key] { entries[i].hardlinkTo = first } else { firstPath[key] = entries[i].path }
+        }
+        return entries
+    }
+
+    private static func walk(root: String, relative: String, depth: Int, into entries: inout [TreeEntry]) throws {
+        guard depth < maxDepth else { throw FormatError.io(path: root + "/" + relative, reason: "tree is nested too deeply") }
+        let dirPath = relative.isEmpty ? root : root + "/" + relative
+        guard let dir = opendir(dirPath) else {
+            throw FormatError.io(path: dirPath, reason: "cannot list directory: \(String(cString: strerror(errno)))")
+        }
+        var names: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            if relative.isEmpty && name.hasPrefix(".") { continue } // abuild: `set -- *`
+            names.append(name)
+        }
+        closedir(dir)
+        for name in names {
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            let full = root + "/" + rel
+            var st = stat()
+            guard lstat(full, &st) == 0 else {
+                throw FormatError.io(path: full, reason: "cannot stat: \(String(cString: strerror(errno)))")
+            }
+            var e = TreeEntry(path: rel, kind: .file, mode: UInt32(st.st_mode) & 0o7777, uid: st.st_uid, gid: st.st_gid,
+                              size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec), device: UInt64(st.st_dev),
+                              inode: UInt64(st.st_ino), linkCount: UInt64(st.st_nlink))
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: e.kind = .file
+            case S_IFDIR: e.kind = .directory; e.size = 0
+            case S_IFLNK:
+                e.kind = .symlink
+                e.linkTarget = try readLink(full)
+                e.size = 0
+            case S_IFCHR: e.kind = .characterDevice; e.size = 0; (e.rdevMajor, e.rdevMinor) = split(st.st_rdev)
+            case S_IFBLK: e.kind = .blockDevice; e.size = 0; (e.rdevMajor, e.rdevMinor) = split(st.st_rdev)
+            case S_IFIFO: e.kind = .fifo; e.size = 0
+            default:
+                throw FormatError.io(path: full, reason: "sockets cannot be packaged; remove it from the staged tree")
+            }
+            entries.append(e)
+            if e.kind == .directory { try walk(root: root, relative: rel, depth: depth + 1, into: &entries) }
+        }
+    }
+
+    static func readLink(_ path: String) throws -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n >= 0 else { throw FormatError.io(path: path, reason: "cannot read link: \(String(cString: strerror(errno)))") }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func split(_ dev: dev_t) -> (UInt32, UInt32) {
+        let d = UInt64(dev)
+        let major = ((d >> 32) & 0xffff_f000) | ((d >> 8) & 0x0000_0fff)
+        let minor = ((d >> 12) & 0xffff_ff00) | (d & 0x0000_00ff)
+        return (UInt32(truncatingIfNeeded: major), UInt32(truncatingIfNeeded: minor))
+    }
+
+    /// Extended attributes of a path (not following symlinks), sorted by name; `security.selinux` dropped.
+    public static func xattrs(of path: String) -> [(name: String, value: [UInt8])] {
+        let size = Int(apkit_llistxattr(path, nil, 0))
+        guard size > 0 else { return [] }
+        var names = [CChar](repeating: 0, count: size)
+        let got = Int(apkit_llistxattr(path, &names, UInt(size)))
+        guard got > 0 else { return [] }
+        var result: [(String, [UInt8])] = []
+        for raw in names[0..<got].split(separator: 0) {
+            let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if name == "security.selinux" { continue }
+            let vlen = Int(apkit_lgetxattr(path, name, nil, 0))
+            guard vlen >= 0 else { continue }
+            var value = [UInt8](repeating: 0, count: vlen)
+            if vlen > 0 {
+                let n = Int(apkit_lgetxattr(path, name, &value, UInt(vlen)))
+                guard n >= 0 else { continue }
+                value = Array(value[0..<n])
+            }
+            result.append((name, value))
+        }
+        return result.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+}

@@ -1,0 +1,31 @@
+import APKFormat
+import ArgumentParser
+import Foundation
+
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check .apk and APKINDEX.tar.gz files: signature, datahash, tar structure and every file checksum.",
+        discussion: "Prints 'FILE: OK' or 'FILE: <reason>'. The exit code is the number of bad files (at most 255).")
+
+    @OptionGroup var trust: TrustOptions
+
+    @Argument(help: "Package or index files.")
+    var files: [String]
+
+    func run() throws {
+        var reader = ArchiveReader(keyring: trust.keyring())
+        reader.allowUntrusted = trust.allowUntrusted
+        var bad = 0
+        for f in files {
+            let r = reader.read(path: f)
+            if r.ok {
+                print("\(f): OK")
+            } else {
+                bad += 1
+                print("\(f): \(r.problem!)")
+            }
+        }
+        if bad > 0 { throw ExitCode(Int32(min(bad, 255))) }
+    }
+}

@@ -1,0 +1,98 @@
+import APKFormat
+import ArgumentParser
+import Foundation
+
+enum SignatureChoice: String, ExpressibleByArgument, CaseIterable {
+    case rsa, rsa256, both
+    var types: [SignatureType] {
+        switch self {
+        case .rsa: return [.rsa]
+        case .rsa256: return [.rsa256]
+        case .both: return [.rsa256, .rsa]
+        }
+    }
+}
+
+/// The key options every signing command shares (pack, build, index, publish).
+struct SigningOptions: ParsableArguments {
+    @Option(name: .long, help: "RSA private key (PEM, PKCS#1 or PKCS#8). Default: $PACKAGER_PRIVKEY.")
+    var key: String?
+
+    @Option(name: .long, help: "File holding the passphrase of an encrypted key. Default: $APKIT_KEY_PASSPHRASE.")
+    var passphraseFile: String?
+
+    @Option(name: .long, help: "Public key file name installers know the key by (default: the private key's file name + .pub).")
+    var keyName: String?
+
+    @Option(name: .long, help: "Signatures to write: rsa (SHA-1), rsa256 (SHA-256) or both (RSA256 first, then RSA).")
+    var signature: SignatureChoice = .both
+
+    var keyPath: String? { key ?? environment("PACKAGER_PRIVKEY") }
+
+    func passphrase() throws -> String? {
+        if let f = passphraseFile {
+            guard let d = FileManager.default.contents(atPath: f) else {
+                throw CLIError("\(f): cannot read passphrase file")
+            }
+            var s = String(decoding: d, as: UTF8.self)
+            while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
+            return s
+        }
+        return ProcessInfo.processInfo.environment["APKIT_KEY_PASSPHRASE"]
+    }
+
+    func makeSigner() throws -> Signer {
+        guard let path = keyPath else {
+            throw CLIError("no signing key: pass --key PRIVKEY or set PACKAGER_PRIVKEY (create one with `apkit keygen`)")
+        }
+        let key = try SigningKey(file: path, passphrase: try passphrase())
+        let name = keyName ?? ((path as NSString).lastPathComponent + ".pub")
+        guard !name.contains("/"), !name.isEmpty else { throw CLIError("--key-name must be a file name, not a path: \(name)") }
+        return Signer(key: key, keyName: name, types: signature.types)
+    }
+}
+
+/// Compression options of the commands that write packages.
+struct CompressionOptions: ParsableArguments {
+    @Option(name: .long, help: "Compression profile: fast, default or max.")
+    var compression: CompressionSettings.Profile = .default
+
+    @Option(name: .long, help: "Compression level 1...12 (overrides --compression).")
+    var compressionLevel: Int?
+
+    @Option(name: .long, help: "Compression threads (default: the number of cores).")
+    var threads: Int?
+
+    func settings() throws -> CompressionSettings {
+        var s = CompressionSettings(profile: compression)
+        if let l = compressionLevel {
+            guard (1...12).contains(l) else { throw CLIError("--compression-level must be 1...12, got \(l)") }
+            s.level = l
+        }
+        if let t = threads {
+            guard t >= 1 && t <= 256 else { throw CLIError("--threads must be 1...256, got \(t)") }
+            s.threads = t
+        }
+        return s
+    }
+
+    func engine() throws -> CompressionEngine { makeCompressionEngine(try settings()) }
+}
+
+extension CompressionSettings.Profile: ExpressibleByArgument {}
+
+/// The keys `verify`, `index --merge` and `publish` trust.
+struct TrustOptions: ParsableArguments {
+    @Option(name: .long, help: "Directory of trusted public keys (repeatable; /etc/apk/keys is always read).")
+    var keysDir: [String] = []
+
+    @Flag(name: .long, help: "Accept files whose signature cannot be checked against a trusted key.")
+    var allowUntrusted = false
+
+    func keyring() -> Keyring {
+        var k = Keyring()
+        k.addDirectory("/etc/apk/keys")
+        for d in keysDir { k.addDirectory(d) }
+        return k
+    }
+}
