@@ -8,4 +8,7 @@ CURLcode apkit_curl_setopt_str(CURL *h, CURLoption o, const char *v);
 CURLcode apkit_curl_setopt_off(CURL *h, CURLoption o, curl_off_t v);
 CURLcode apkit_curl_getinfo_long(CURL *h, CURLINFO i, long *v);
 CURLcode apkit_curl_getinfo_double(CURL *h, CURLINFO i, double *v);
+/* Data callbacks (CURLOPT_WRITEFUNCTION, CURLOPT_READFUNCTION, CURLOPT_HEADERFUNCTION) share one shape. */
+typedef size_t (*apkit_curl_data_fn)(char *buffer, size_t size, size_t nitems, void *userdata);
+CURLcode apkit_curl_setopt_datafn(CURL *h, CURLoption o, apkit_curl_data_fn fn);
 #endif
