@@ -1,0 +1,110 @@
+import APKFormat
+import Foundation
+
+/// `apkit build`: loads nothing itself; takes a `Recipe`, resolves metadata, stages each
+/// architecture's package set and writes the signed packages to `<output>/<arch>/`.
+/// Nothing is written to the output directory unless every package of every arch succeeds.
+public final class RecipeBuilder {
+    public struct Options: Sendable {
+        /// Output directory (`packages/` by default, relative to the current directory).
+        public var outputDirectory: String
+        /// `--arch` values: which of the recipe's architectures to build (for noarch: which arch
+        /// directories receive the package). Empty: all configured, or the host's.
+        public var architectures: [String] = []
+        public var environment: [String: String] = ProcessInfo.processInfo.environment
+        public init(outputDirectory: String = "packages") { self.outputDirectory = outputDirectory }
+    }
+
+    public let recipe: Recipe
+    public let options: Options
+    public let builder: PackageBuilder
+    let warn: WarningSink
+    let log: (String) -> Void
+    let output: (Data) -> Void
+
+    /// - Parameters:
+    ///   - log: progress lines (`==> build.command (x86_64)`), shown on stderr by the CLI.
+    ///   - output: the build command's raw output, streamed through.
+    public init(recipe: Recipe, options: Options, builder: PackageBuilder,
+                warn: @escaping WarningSink, log: @escaping (String) -> Void = { _ in },
+                output: @escaping (Data) -> Void = { _ in }) {
+        self.recipe = recipe
+        self.options = options
+        self.builder = builder
+        self.warn = warn
+        self.log = log
+        self.output = output
+    }
+
+    /// The architectures to build, each with the arch directories its packages go to.
+    public func plan() throws -> [(arch: String, outputArches: [String])] {
+        let configured = recipe.architectures.map(\.value)
+        for a in options.architectures where !Architecture.known.contains(a) || a == "noarch" {
+            throw RecipeError("--arch \(a): not an Alpine architecture (\(Architecture.known.filter { $0 != "noarch" }.joined(separator: ", ")))")
+        }
+        if configured == ["noarch"] {
+            let dirs = options.architectures.isEmpty ? [Architecture.host] : options.architectures
+            return [("noarch", dirs)]
+        }
+        if configured.isEmpty {
+            let arches = options.architectures.isEmpty ? [Architecture.host] : options.architectures
+            return arches.map { ($0, [$0]) }
+        }
+        if options.architectures.isEmpty { return configured.map { ($0, [$0]) } }
+        for a in options.architectures where !configured.contains(a) {
+            throw RecipeError(file: recipe.file, line: recipe.architectures.first?.line,
+                              "--arch \(a): not in architectures: [\(configured.joined(separator: ", "))]")
+        }
+        return options.architectures.map { ($0, [$0]) }
+    }
+
+    /// Stages and writes everything; returns the written packages (final paths).
+    @discardableResult
+    public func run() throws -> [BuiltPackage] {
+        let git = GitMetadata.read(directory: recipe.sourceDirectory)
+        let meta = try ResolvedMetadata.resolve(recipe, git: git, environment: options.environment)
+        let plan = try plan()
+        HostCheck.checkBuildDependencies(recipe, warn: warn)
+        log("==> \(meta.name) \(meta.fullVersion)")
+
+        let fm = FileManager.default
+        let outDir = URL(fileURLWithPath: options.outputDirectory).standardizedFileURL
+        try FileTree.mkdirs(outDir.path)
+        // Packages are written next to their final place and moved in only when all succeeded.
+        let tmpOut = outDir.appendingPathComponent(".apkit-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let work = URL(fileURLWithPath: NSTemporaryDirectory())
+            .appendingPathComponent("apkit-build-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        defer {
+            try? fm.removeItem(at: work)
+            try? fm.removeItem(at: tmpOut)
+        }
+        try FileTree.mkdirs(tmpOut.path)
+        var exclude: Set<String> = [outDir.path, tmpOut.path, work.path]
+        if let real = FileTree.realPath(outDir.path) { exclude.insert(real) }
+
+        let stager = Stager(recipe: recipe, meta: meta, work: work, exclude: exclude, warn: warn, log: log, output: output)
+        var written: [(tmp: String, final: String, pkg: BuiltPackage)] = []
+        for (arch, outArches) in plan {
+            var staged = try stager.stage(arch: arch, outputArches: outArches)
+            try DependencyStep.apply(&staged, recipe: recipe, arch: arch, warn: warn)
+            for s in staged {
+                for dir in s.outputArches {
+                    let tmpDir = tmpOut.appendingPathComponent(dir).path
+                    try FileTree.mkdirs(tmpDir)
+                    let tmpPath = tmpDir + "/" + s.fileName
+                    var built = try builder.build(s.spec, to: tmpPath)
+                    let final = outDir.appendingPathComponent(dir).appendingPathComponent(s.fileName).path
+                    built.path = final
+                    written.append((tmpPath, final, built))
+                }
+            }
+        }
+        for w in written {
+            try FileTree.mkdirs((w.final as NSString).deletingLastPathComponent)
+            if rename(w.tmp, w.final) != 0 {
+                throw RecipeError("cannot move \(w.tmp) to \(w.final): \(String(cString: strerror(errno)))")
+            }
+        }
+        return written.map(\.pkg)
+    }
+}

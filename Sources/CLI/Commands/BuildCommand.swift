@@ -1,0 +1,62 @@
+import APKFormat
+import APKRecipe
+import ArgumentParser
+import Foundation
+
+struct BuildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build signed packages from apkit.yml (or PAKman's instellar.yml): DIR/<arch>/<name>-<version>.apk.",
+        discussion: """
+        CONFIG defaults to apkit.yml, then instellar.yml, in the current directory. The build
+        command runs in the config's directory with abuild's variables (srcdir, pkgdir, pkgname,
+        pkgver, pkgrel, CARCH, SOURCE_DATE_EPOCH). Name, version and release come from the
+        config, else from git (remote name, git describe --tags) and the CI run number.
+        """)
+
+    @Argument(help: "Config file (default: apkit.yml, then instellar.yml, in the current directory).")
+    var config: String?
+
+    @Option(name: .long, help: "Output directory (packages go to DIR/<arch>/).")
+    var output: String = "packages"
+
+    @Option(name: .long, help: "Build only this architecture of the config's list (repeatable); for noarch, the arch directories to write to.")
+    var arch: [String] = []
+
+    @OptionGroup var signing: SigningOptions
+    @OptionGroup var compression: CompressionOptions
+
+    func run() throws {
+        do {
+            let path = try RecipeLoader.locate(config, in: ".")
+            let recipe = try RecipeLoader.load(file: path, warn: { warn($0) })
+            let signer = try signing.makeSigner()
+            var options = RecipeBuilder.Options(outputDirectory: output)
+            options.architectures = arch
+            let stderr = FileHandle.standardError
+            let builder = RecipeBuilder(
+                recipe: recipe, options: options,
+                builder: PackageBuilder(signer: signer, engine: try compression.engine()),
+                warn: { warn($0) },
+                log: { stderr.write(Data("\($0)\n".utf8)) },
+                output: { stderr.write($0) })
+            for p in try builder.run() {
+                print("wrote \(relative(p.path))")
+            }
+        } catch let e as RecipeError {
+            FileHandle.standardError.write(Data("apkit: error: \(e.description.split(separator: "\n").joined(separator: " "))\n".utf8))
+            throw ExitCode(e.exitCode == 0 ? 1 : e.exitCode)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            let line = "\(error)".split(separator: "\n").joined(separator: " ")
+            FileHandle.standardError.write(Data("apkit: error: \(line)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func relative(_ path: String) -> String {
+        let cwd = FileManager.default.currentDirectoryPath
+        return path.hasPrefix(cwd + "/") ? String(path.dropFirst(cwd.count + 1)) : path
+    }
+}
