@@ -9,6 +9,7 @@ struct Apkit: ParsableCommand {
         subcommands: [
             KeygenCommand.self,
             PackCommand.self,
+            BuildCommand.self,
             VerifyCommand.self,
             InspectCommand.self,
         ])
