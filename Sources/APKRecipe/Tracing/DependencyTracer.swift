@@ -82,7 +82,7 @@ public enum DependencyTracer {
     public static func traceAll(_ packages: [TracePackage], fullVersion: String) throws -> [TraceResult] {
         // Phase 1 (prepare_package): rpaths, pkg-config, command and python provides.
         var states = try packages.map { p -> State in
-            var s = State(package: p, tree: PackageTree(root: p.root))
+            var s = State(package: p, tree: TraceTree(root: p.root))
             guard p.options.traceDeps else { return s }
             if p.arch != "noarch" { s.rpaths = try rpaths(s.tree) }
             s.pcProvides = try pkgConfigProvides(s.tree, prefix: p.options.pcPrefix)
@@ -90,7 +90,7 @@ public enum DependencyTracer {
             s.pyProvides = pythonProvides(s.tree, fullVersion: fullVersion)
             return s
         }
-        let allRpaths = sortUnique(states.flatMap(\.rpaths))
+        let allRpaths = abuildSortUnique(states.flatMap(\.rpaths))
         // Phase 2 (create_apks): shared objects, symlink targets, python, pkg-config depends.
         for i in states.indices {
             let p = states[i].package
@@ -99,8 +99,8 @@ public enum DependencyTracer {
                 let so = try sharedObjects(states[i].tree, options: p.options, rpaths: allRpaths)
                 states[i].soProvides = so.provides
                 states[i].neededSonames = so.needed.map { musl($0, arch: p.arch) }
-                states[i].neededSonames = sortUnique(states[i].neededSonames).filter { n in
-                    !grepWordPrefix("so:" + p.options.sonamePrefix + n, in: so.provides) && !p.options.somask.contains(n)
+                states[i].neededSonames = abuildSortUnique(states[i].neededSonames).filter { n in
+                    !abuildGrepWordPrefix("so:" + p.options.sonamePrefix + n, in: so.provides) && !p.options.somask.contains(n)
                 }
             }
             states[i].symlinkDepends = symlinkDepends(index: i, states: states, fullVersion: fullVersion)
@@ -121,24 +121,24 @@ public enum DependencyTracer {
                 auto.append("pkgconfig")
             }
             for n in s.neededSonames {
-                if grepWordPrefix("so:" + p.options.sonamePrefix + n, in: allSo) {
+                if abuildGrepWordPrefix("so:" + p.options.sonamePrefix + n, in: allSo) {
                     auto.append("so:" + p.options.sonamePrefix + n)
                 } else {
                     auto.append("so:" + n)
                     r.externalSonames.append(n)
                 }
             }
-            for n in sortUnique(s.neededPkgConfig) {
+            for n in abuildSortUnique(s.neededPkgConfig) {
                 let bare = String(n.prefix { !"<>=".contains($0) })
-                if grepWordPrefix("pc:" + p.options.pcPrefix + bare, in: allPc) {
+                if abuildGrepWordPrefix("pc:" + p.options.pcPrefix + bare, in: allPc) {
                     auto.append("pc:" + p.options.pcPrefix + n)
                 } else {
                     auto.append("pc:" + n)
                     r.externalPkgConfig.append(n)
                 }
             }
-            r.autoProvides = sortUnique(s.cmdProvides + s.pcProvides + s.pyProvides + s.soProvides)
-            r.autoDepends = sortUnique(s.symlinkDepends + s.pythonDepends) + sortUnique(auto)
+            r.autoProvides = abuildSortUnique(s.cmdProvides + s.pcProvides + s.pyProvides + s.soProvides)
+            r.autoDepends = abuildSortUnique(s.symlinkDepends + s.pythonDepends) + abuildSortUnique(auto)
             return r
         }
     }
@@ -166,7 +166,7 @@ public enum DependencyTracer {
 
     struct State {
         var package: TracePackage
-        var tree: PackageTree
+        var tree: TraceTree
         var rpaths: [String] = []
         var pcProvides: [String] = []
         var cmdProvides: [String] = []
@@ -180,7 +180,7 @@ public enum DependencyTracer {
 
     /// `prepare_command_provides`: entries directly in bin, sbin, usr/bin, usr/sbin that are
     /// symlinks (any) or executable regular files; names containing `@` and dot-files are skipped.
-    static func commandProvides(_ tree: PackageTree, fullVersion: String) -> [String] {
+    static func commandProvides(_ tree: TraceTree, fullVersion: String) -> [String] {
         var out: [String] = []
         for dir in ["bin", "sbin", "usr/bin", "usr/sbin"] {
             for name in tree.list(dir) where !name.hasPrefix(".") && !name.contains("@") {
@@ -193,7 +193,7 @@ public enum DependencyTracer {
         return out
     }
 
-    static func pcFiles(_ tree: PackageTree) -> [String] {
+    static func pcFiles(_ tree: TraceTree) -> [String] {
         ["usr/lib/pkgconfig", "usr/share/pkgconfig"].flatMap { dir in
             tree.list(dir).filter { $0.hasSuffix(".pc") && !$0.hasPrefix(".") && tree.isFile(dir + "/" + $0) }
                 .map { dir + "/" + $0 }
@@ -208,7 +208,7 @@ public enum DependencyTracer {
     }
 
     /// `prepare_pkgconfig_provides`: `pc:<module>=<version>` for each .pc file and its `Provides:`.
-    static func pkgConfigProvides(_ tree: PackageTree, prefix: String) throws -> [String] {
+    static func pkgConfigProvides(_ tree: TraceTree, prefix: String) throws -> [String] {
         var out: [String] = []
         for rel in pcFiles(tree) {
             let pc = try PkgConfigFile(path: tree.full(rel))
@@ -228,7 +228,7 @@ public enum DependencyTracer {
 
     /// `scan_pkgconfig_depends`: `Requires` and `Requires.private` of the package's .pc files, as
     /// `name` or `name<op><apk version>`, minus modules the package provides itself.
-    static func pkgConfigNeeds(_ tree: PackageTree, selfProvides: [String]) throws -> [String] {
+    static func pkgConfigNeeds(_ tree: TraceTree, selfProvides: [String]) throws -> [String] {
         var out: [String] = []
         for rel in pcFiles(tree) {
             let pc = try PkgConfigFile(path: tree.full(rel))
@@ -237,7 +237,7 @@ public enum DependencyTracer {
                 if let op = d.op, let v = d.version {
                     s += op + (op.contains("!") ? v : try pcVersion(v, file: rel))
                 }
-                if !grepWordPrefix("pc:" + d.name, in: selfProvides) { out.append(s) }
+                if !abuildGrepWordPrefix("pc:" + d.name, in: selfProvides) { out.append(s) }
             }
         }
         return out
@@ -245,7 +245,7 @@ public enum DependencyTracer {
 
     /// `prepare_py_provides`: `py<ver>:<module>=<fullVersion>` for packages and modules in
     /// usr/lib/python*/site-packages.
-    static func pythonProvides(_ tree: PackageTree, fullVersion: String) -> [String] {
+    static func pythonProvides(_ tree: TraceTree, fullVersion: String) -> [String] {
         var out: [String] = []
         for py in tree.list("usr/lib") where py.hasPrefix("python") && !py.hasPrefix(".") {
             let site = "usr/lib/\(py)/site-packages"
@@ -264,7 +264,7 @@ public enum DependencyTracer {
     }
 
     /// `scan_python3_dependency`: `python3~<ver>` for a usr/lib/python3.X/site-packages directory.
-    static func pythonDepends(_ tree: PackageTree, name: String) throws -> [String] {
+    static func pythonDepends(_ tree: TraceTree, name: String) throws -> [String] {
         let dirs = tree.list("usr/lib").filter { $0.hasPrefix("python3") && tree.isDirectory("usr/lib/\($0)/site-packages") }
         if dirs.count > 1 {
             throw TraceError(path: "usr/lib", reason: "package contains python3 modules for conflicting python3 versions: \(dirs.joined(separator: ", "))")
@@ -277,7 +277,7 @@ public enum DependencyTracer {
 
     /// `prepare_trace_rpaths`: DT_RPATH/DT_RUNPATH entries of every ELF file, `$ORIGIN` replaced by
     /// the file's directory (absolute, as installed).
-    static func rpaths(_ tree: PackageTree) throws -> [String] {
+    static func rpaths(_ tree: TraceTree) throws -> [String] {
         var out: [String] = []
         for e in tree.walk() where e.kind == .file {
             guard let elf = try? ELFFile.read(path: tree.full(e.path)) else { continue }
@@ -287,7 +287,7 @@ public enum DependencyTracer {
                 out.append(r.replacingOccurrences(of: "${ORIGIN}", with: origin).replacingOccurrences(of: "$ORIGIN", with: origin))
             }
         }
-        return sortUnique(out)
+        return abuildSortUnique(out)
     }
 
     /// `ld-musl-<x>.so.1` and musl's upstream soname `libc.so` stand for Alpine's `libc.musl-<arch>.so.1`.
@@ -310,7 +310,7 @@ public enum DependencyTracer {
 
     /// `scan_shared_objects`: provided sonames from library directories, needed sonames from every
     /// ELF executable or shared object.
-    static func sharedObjects(_ tree: PackageTree, options o: TraceOptions, rpaths: [String]) throws -> (provides: [String], needed: [String]) {
+    static func sharedObjects(_ tree: TraceTree, options o: TraceOptions, rpaths: [String]) throws -> (provides: [String], needed: [String]) {
         var dirs = ["lib", "usr/lib"]
         for p in o.ldpath + rpaths {
             let rel = String(p.drop { $0 == "/" })
@@ -359,7 +359,7 @@ public enum DependencyTracer {
                 best[name] = (sover, real)
             }
         }
-        let provides = sortUnique(best.map { "so:\($0.key)=\($0.value.sover)" })
+        let provides = abuildSortUnique(best.map { "so:\($0.key)=\($0.value.sover)" })
 
         var needed: [String] = []
         for e in tree.walk() where e.kind == .file {
@@ -367,7 +367,7 @@ public enum DependencyTracer {
                   elf.type == .executable || elf.type == .sharedObject else { continue }
             needed += elf.needed
         }
-        return (provides, sortUnique(needed))
+        return (provides, abuildSortUnique(needed))
     }
 
     /// `prepare_symlinks` + `scan_symlink_targets`: a symlink whose target is missing from its own
@@ -377,7 +377,7 @@ public enum DependencyTracer {
         var out: [String] = []
         for e in me.tree.walk() where e.kind == .symlink {
             guard let target = me.tree.readlink(e.path) else { continue }
-            let norm = PackageTree.normalize(target: target, link: "/" + e.path)
+            let norm = TraceTree.normalize(target: target, link: "/" + e.path)
             if me.tree.exists(String(norm.dropFirst())) { continue }
             let rel = String(norm.dropFirst())
             let owners = states.filter { $0.tree.lstatKind(rel) != nil }

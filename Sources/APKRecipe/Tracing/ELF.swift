@@ -73,7 +73,7 @@ public struct ELFFile: Equatable, Sendable {
 
     /// Parses ELF bytes held in memory.
     public init(bytes: [UInt8]) throws {
-        try self.init(source: ArraySource(bytes: bytes))
+        try self.init(source: ELFArraySource(bytes: bytes))
     }
 
     public init(data: Data) throws {
@@ -88,7 +88,7 @@ public struct ELFFile: Equatable, Sendable {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let src = FileSource(fd: fd, size: UInt64(st.st_size))
+        let src = ELFFileSource(fd: fd, size: UInt64(st.st_size))
         guard let magic = src.read(0, 4), hasMagic(magic) else { return nil }
         do {
             return try ELFFile(source: src)
@@ -98,7 +98,7 @@ public struct ELFFile: Equatable, Sendable {
         }
     }
 
-    init(source: ByteSource) throws {
+    init(source: ELFByteSource) throws {
         guard let ident = source.read(0, 16) else { throw ELFError(reason: "shorter than an ELF identification") }
         guard ELFFile.hasMagic(ident) else { throw ELFError(reason: "no ELF magic") }
         switch ident[4] {
@@ -114,7 +114,7 @@ public struct ELFFile: Equatable, Sendable {
         let is64 = elfClass == .elf64
         let ehsize = is64 ? 64 : 52
         guard let eh = source.read(0, ehsize) else { throw ELFError(reason: "truncated ELF header") }
-        let r = FieldReader(bytes: eh, little: byteOrder == .little)
+        let r = ELFFieldReader(bytes: eh, little: byteOrder == .little)
         type = FileType(r.u16(16))
         machine = r.u16(18)
         let phoff = is64 ? r.u64(32) : UInt64(r.u32(28))
@@ -129,7 +129,7 @@ public struct ELFFile: Equatable, Sendable {
         // Extended numbering: real counts live in section header 0.
         if (phnum == 0xFFFF || shnum == 0) && shoff != 0 && shentsize >= (is64 ? 64 : 40) {
             if let sh0 = source.read(shoff, shentsize) {
-                let s = FieldReader(bytes: sh0, little: byteOrder == .little)
+                let s = ELFFieldReader(bytes: sh0, little: byteOrder == .little)
                 if shnum == 0 { shnum = Int(clamping: is64 ? s.u64(32) : UInt64(s.u32(20))) }
                 if phnum == 0xFFFF { phnum = Int(s.u32(is64 ? 44 : 28)) }
             }
@@ -145,7 +145,7 @@ public struct ELFFile: Equatable, Sendable {
             for i in 0..<phnum {
                 let (off, ovf) = phoff.addingReportingOverflow(UInt64(i * phentsize))
                 guard !ovf, let ph = source.read(off, minPh) else { throw ELFError(reason: "program header \(i) lies outside the file") }
-                let p = FieldReader(bytes: ph, little: byteOrder == .little)
+                let p = ELFFieldReader(bytes: ph, little: byteOrder == .little)
                 let ptype = p.u32(0)
                 let offset = is64 ? p.u64(8) : UInt64(p.u32(4))
                 let vaddr = is64 ? p.u64(16) : UInt64(p.u32(8))
@@ -172,7 +172,7 @@ public struct ELFFile: Equatable, Sendable {
             func section(_ i: Int) -> (type: UInt32, offset: UInt64, size: UInt64, link: Int)? {
                 let (off, ovf) = shoff.addingReportingOverflow(UInt64(i) &* UInt64(shentsize))
                 guard !ovf, let b = source.read(off, minSh) else { return nil }
-                let s = FieldReader(bytes: b, little: byteOrder == .little)
+                let s = ELFFieldReader(bytes: b, little: byteOrder == .little)
                 return (s.u32(4), is64 ? s.u64(24) : UInt64(s.u32(16)), is64 ? s.u64(32) : UInt64(s.u32(20)),
                         Int(s.u32(is64 ? 40 : 24)))
             }
@@ -196,7 +196,7 @@ public struct ELFFile: Equatable, Sendable {
         for i in 0..<count {
             let (off, ovf) = dyn.offset.addingReportingOverflow(UInt64(i * entsize))
             guard !ovf, let b = source.read(off, entsize) else { throw ELFError(reason: "dynamic entry \(i) lies outside the file") }
-            let d = FieldReader(bytes: b, little: byteOrder == .little)
+            let d = ELFFieldReader(bytes: b, little: byteOrder == .little)
             let tag = is64 ? d.u64(0) : UInt64(d.u32(0))
             let val = is64 ? d.u64(8) : UInt64(d.u32(4))
             switch tag {
@@ -288,13 +288,13 @@ public enum ELFMachine {
 
 // MARK: - Bounded byte access
 
-protocol ByteSource {
+protocol ELFByteSource {
     var size: UInt64 { get }
     /// Exactly `count` bytes at `offset`, or nil when that range is not inside the source.
     func read(_ offset: UInt64, _ count: Int) -> [UInt8]?
 }
 
-struct ArraySource: ByteSource {
+struct ELFArraySource: ELFByteSource {
     let bytes: [UInt8]
     var size: UInt64 { UInt64(bytes.count) }
     func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
@@ -303,7 +303,7 @@ struct ArraySource: ByteSource {
     }
 }
 
-struct FileSource: ByteSource {
+struct ELFFileSource: ELFByteSource {
     let fd: Int32
     let size: UInt64
     func read(_ offset: UInt64, _ count: Int) -> [UInt8]? {
@@ -323,7 +323,7 @@ struct FileSource: ByteSource {
     }
 }
 
-struct FieldReader {
+struct ELFFieldReader {
     let bytes: [UInt8]
     let little: Bool
     func u16(_ o: Int) -> UInt16 {

@@ -21,7 +21,7 @@ public enum ELFLint {
     /// - error: an ELF machine that does not run on `arch` (firmware directories excepted);
     /// - warning: an ELF that needs glibc (`libc.so.6`, or a glibc loader `ld-linux*`).
     public static func check(root: URL, arch: String) -> [Finding] {
-        let tree = PackageTree(root: root)
+        let tree = TraceTree(root: root)
         var out: [Finding] = []
         for e in tree.walk() where e.kind == .file {
             let elf: ELFFile

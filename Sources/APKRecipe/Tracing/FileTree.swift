@@ -16,7 +16,7 @@ public struct TraceError: Error, CustomStringConvertible, Equatable {
 /// Read-only views of a staged package tree. Paths are relative to the root without a leading
 /// slash (`usr/lib/libfoo.so.1`). Symbolic links are never followed outside the root: an absolute
 /// target is taken relative to the package root, as it would be once installed.
-struct PackageTree {
+struct TraceTree {
     let root: String
 
     enum Kind { case file, directory, symlink, other }
@@ -113,7 +113,7 @@ struct PackageTree {
 /// abuild checks "is this already provided" with `grep -q -w "^so:NAME"`: the line must start with
 /// the pattern (where `.` matches any character, as in a basic regex) and the next character must
 /// not be a word character.
-func grepWordPrefix(_ pattern: String, in lines: [String]) -> Bool {
+func abuildGrepWordPrefix(_ pattern: String, in lines: [String]) -> Bool {
     let p = Array(pattern.utf8)
     return lines.contains { line in
         let l = Array(line.utf8)
@@ -127,6 +127,6 @@ func grepWordPrefix(_ pattern: String, in lines: [String]) -> Bool {
 }
 
 /// `sort -u` in the C locale.
-func sortUnique(_ xs: [String]) -> [String] {
+func abuildSortUnique(_ xs: [String]) -> [String] {
     Array(Set(xs)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
 }
