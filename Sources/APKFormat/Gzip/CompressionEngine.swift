@@ -24,10 +24,15 @@ public struct CompressionSettings: Sendable, Equatable {
     }
 
     public init(profile: Profile, threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        // Levels measured on the libs tree (Benchmarks/results/) against the goals of
+        // shared/docs/benchmarks.md: fast ≤ 0.93 × nFPM's size at ≤ 0.6 × its wall time (level 5:
+        // ~0.92); default smaller than abuild's gzip -9 and faster than nFPM (level 6: ~0.994 of
+        // abuild's size); max ≤ 0.955 × abuild's size in well under half its time (level 11: ~0.953;
+        // level 12 gains only 0.05% more for twice the time).
         switch profile {
-        case .fast: self.init(level: 3, threads: threads)
-        case .default: self.init(level: 9, threads: threads)
-        case .max: self.init(level: 12, threads: threads)
+        case .fast: self.init(level: 5, threads: threads)
+        case .default: self.init(level: 6, threads: threads)
+        case .max: self.init(level: 11, threads: threads)
         }
     }
 

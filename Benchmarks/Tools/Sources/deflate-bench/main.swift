@@ -31,7 +31,8 @@ func option(_ name: String) -> String? {
 let engineName = option("--engine") ?? "parallel"
 let level = Int(option("--level") ?? "9")!
 let threads = Int(option("--threads") ?? "\(ProcessInfo.processInfo.activeProcessorCount)")!
-let chunkKiB = Int(option("--chunk-kib") ?? "\(ParallelDeflateEngine.defaultChunkSize / 1024)")!
+let chunkKiB = Int(option("--chunk-kib") ?? "\(ParallelDeflateEngine.defaultChunkSize(level: level) / 1024)")!
+let inFlight = option("--in-flight").map { Int($0)! }
 let writeKiB = Int(option("--write-kib") ?? "64")!
 let outputPath = option("--output")
 guard let input = args.first else {
@@ -40,7 +41,7 @@ guard let input = args.first else {
 }
 let engine: CompressionEngine = engineName == "zlib"
     ? ZlibGzipEngine(level: level)
-    : ParallelDeflateEngine(settings: CompressionSettings(level: level, threads: threads), chunkSize: chunkKiB * 1024)
+    : ParallelDeflateEngine(settings: CompressionSettings(level: level, threads: threads), chunkSize: chunkKiB * 1024, chunksInFlight: inFlight)
 
 let fd = open(input, O_RDONLY)
 guard fd >= 0 else { fatalError("cannot open \(input)") }
