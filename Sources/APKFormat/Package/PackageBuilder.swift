@@ -167,11 +167,13 @@ public struct PackageBuilder: Sendable {
         let buf = BufferSink()
         let member = try engine.makeMember(writingTo: buf)
         let tar = TarWriter(sink: member)
-        tar.abuildPaxTimes = false // abuild-sign uses a plain `tar -c`
         for type in signer.types {
             let sig = try signer.key.sign(signed, type: type)
-            try tar.add(TarWriter.Entry(path: type.entryName(keyName: signer.keyName), type: .regular, mode: 0o644,
-                                        mtime: mtime), content: sig)
+            // abuild-sign: `apk_tar --owner=0 --group=0 --numeric-owner`, so no owner names.
+            var e = TarWriter.Entry(path: type.entryName(keyName: signer.keyName), type: .regular, mode: 0o644, mtime: mtime)
+            e.userName = ""
+            e.groupName = ""
+            try tar.add(e, content: sig)
         }
         try tar.finish(cut: true)
         try member.finish()

@@ -39,8 +39,6 @@ public struct TarHeader {
     public var deviceMinor: UInt32 = 0
     /// GNU tar leaves the device fields of pax headers as NUL bytes; real entries get "0000000\0".
     public var zeroDeviceFields = true
-    /// Raw bytes placed at offset 3 of the link-name field (abuild-tar's legacy `APK2` checksum).
-    public var legacyChecksum: [UInt8]? = nil
 
     public init() {}
 
@@ -64,7 +62,6 @@ public struct TarHeader {
         octal(UInt64(max(0, min(mtime, TarHeader.maxOctalSize))), 136, 12)
         b[156] = type.rawValue
         put(linkName, 157, 100)
-        if let legacy = legacyChecksum, linkName.isEmpty { put(legacy, 160, 97) }
         put(Array("ustar\u{0}00".utf8), 257, 8)
         put(Array(userName.utf8), 265, 32)
         put(Array(groupName.utf8), 297, 32)
@@ -103,10 +100,4 @@ public struct PaxRecords {
         }
         return out
     }
-}
-
-/// abuild-tar's legacy checksum blob: "APK2", digest NID and size (little-endian u16), digest.
-func legacySHA1Checksum(_ digest: [UInt8]) -> [UInt8] {
-    let nidSHA1: UInt16 = 64
-    return Array("APK2".utf8) + [UInt8(nidSHA1 & 0xff), UInt8(nidSHA1 >> 8), UInt8(digest.count), 0] + digest
 }

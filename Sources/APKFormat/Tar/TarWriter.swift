@@ -72,7 +72,6 @@ public final class TarWriter {
         h.deviceMajor = e.deviceMajor
         h.deviceMinor = e.deviceMinor
         h.zeroDeviceFields = false
-        if e.type == .regular, let sha1 = e.sha1 { h.legacyChecksum = legacySHA1Checksum(sha1) }
         try emit(h.encode())
     }
 
