@@ -167,6 +167,17 @@ final class VersionTests: XCTestCase {
         }
     }
 
+    func testPkgverAndPkgrel() {
+        for v in ["1", "1.2.3", "1.2.3_rc1", "2024.01.02", "1.0a", "1.0~abc", "1.0_git20240101"] {
+            XCTAssertTrue(APKVersion.isValidPkgver(v), v)
+        }
+        for v in ["", "1.0-r1", "1.0-1", "v1.0", "1.0.", "1.0_foo", "1.0 ", "latest"] {
+            XCTAssertFalse(APKVersion.isValidPkgver(v), v)
+        }
+        for r in ["0", "1", "10", "007"] { XCTAssertTrue(APKVersion.isValidPkgrel(r), r) }
+        for r in ["", "-1", "1.1", "r1", "1a", " 1"] { XCTAssertFalse(APKVersion.isValidPkgrel(r), r) }
+    }
+
     func testPackageNames() {
         for n in ["foo", "Foo", "libfoo2", "py3-foo", "gtk+3.0", "foo_bar", "a", "1password", "foo.bar-baz_+"] {
             XCTAssertTrue(PackageName.isValid(n), n)

@@ -57,6 +57,17 @@ public struct APKVersion: Comparable, CustomStringConvertible, Sendable {
         }
     }
 
+    /// abuild's `pkgver` check: non-empty and `<pkgver>-r0` is a valid version (so a pkgver may not
+    /// carry its own `-rN`).
+    public static func isValidPkgver(_ pkgver: String) -> Bool {
+        !pkgver.isEmpty && isValid(pkgver + "-r0")
+    }
+
+    /// abuild's `pkgrel` check: non-empty and `0-r<pkgrel>` is a valid version (digits only).
+    public static func isValidPkgrel(_ pkgrel: String) -> Bool {
+        !pkgrel.isEmpty && isValid("0-r" + pkgrel)
+    }
+
     /// `apk version -t a b`: the order of two versions. Never fails; invalid versions are ordered
     /// by apk's fallback rule (see the type documentation).
     public static func compare(_ a: String, _ b: String, dialect: Dialect = .apkTools3) -> Order {
