@@ -198,7 +198,7 @@ public struct ArchiveReader {
         }
         report.memberCount = gz.member + (endedMembers > gz.member ? 1 : 0)
         guard let control = controlMember else { throw FormatError.malformed("archive: no control member") }
-        guard control <= 1 else { throw FormatError.malformed("archive: more than one signature member") }
+        guard control <= 1 else { throw FormatError.malformed("archive: control member is empty or missing") }
 
         hashes.finish()
         report.controlSHA1 = control == 0 ? hashes.member0SHA1Value : hashes.controlSHA1Value

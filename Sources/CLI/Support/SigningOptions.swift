@@ -38,7 +38,7 @@ struct SigningOptions: ParsableArguments {
             while s.hasSuffix("\n") || s.hasSuffix("\r") { s.removeLast() }
             return s
         }
-        return ProcessInfo.processInfo.environment["APKIT_KEY_PASSPHRASE"]
+        return environment("APKIT_KEY_PASSPHRASE")
     }
 
     func makeSigner() throws -> Signer {
