@@ -8,7 +8,7 @@ import TestSupport
 final class RetryTests: XCTestCase {
     static let serverScript = #"""
 import http.server, sys, json, hashlib, base64, threading
-counts, lock = {}, threading.Lock()
+counts, ports, lock = {}, {}, threading.Lock()
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
@@ -25,11 +25,14 @@ class H(http.server.BaseHTTPRequestHandler):
         path, _, query = self.path.partition("?")
         if path == "/__counts":
             with lock: return self.reply(200, json.dumps(counts).encode())
+        if path == "/__ports":
+            with lock: return self.reply(200, json.dumps({k: len(v) for k, v in ports.items()}).encode())
         length = int(self.headers.get("Content-Length") or 0)
         data = self.rfile.read(length) if length else b""
         key = f"{self.command} {path}" + (f"?{query}" if query else "")
         with lock:
             counts[key] = counts.get(key, 0) + 1
+            ports.setdefault(key, set()).add(self.client_address[1])
             n = counts[key]
         md5 = self.headers.get("Content-MD5")
         if md5 and base64.b64encode(hashlib.md5(data).digest()).decode() != md5:
@@ -112,8 +115,8 @@ srv.serve_forever()
         return try S3Client(c)
     }
 
-    func count(_ client: S3Client, _ method: String, _ key: String, query: String = "") throws -> Int {
-        let response = try client.http.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(Self.port)/__counts",
+    func count(_ client: S3Client, _ method: String, _ key: String, query: String = "", of what: String = "counts") throws -> Int {
+        let response = try client.http.perform(HTTPRequest(method: "GET", url: "http://127.0.0.1:\(Self.port)/__\(what)",
                                                            headers: []))
         let counts = try JSONDecoder().decode([String: Int].self, from: response.body)
         return counts["\(method) /\(client.configuration.bucket)/\(key)" + (query.isEmpty ? "" : "?\(query)")] ?? 0
@@ -135,6 +138,15 @@ srv.serve_forever()
         let dropped = try client()
         XCTAssertEqual(try dropped.getObject(key: "drop")?.data, Data("hello".utf8))
         XCTAssertEqual(try count(dropped, "GET", "drop"), 2)  // connection closed, 200
+    }
+
+    func testConnectionsAreReused() throws {
+        let c = try client()
+        for _ in 0..<5 { XCTAssertNotNil(try c.getObject(key: "plain")) }
+        try c.putObject(key: "plain", body: .data(Data("x".utf8)))
+        XCTAssertEqual(try count(c, "GET", "plain"), 5)
+        XCTAssertEqual(try count(c, "GET", "plain", of: "ports"), 1, "five GETs should share one connection")
+        XCTAssertEqual(try count(c, "PUT", "plain", of: "ports"), 1)
     }
 
     func testRetriedFileBodiesAreSentWholeAgain() throws {
