@@ -12,5 +12,8 @@ struct Apkit: ParsableCommand {
             BuildCommand.self,
             VerifyCommand.self,
             InspectCommand.self,
+            IndexCommand.self,
+            PublishCommand.self,
+            VercmpCommand.self,
         ])
 }

@@ -1,0 +1,297 @@
+import APKFormat
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Errors of publishing: one line, what is wrong and what to do.
+public enum PublishError: Error, CustomStringConvertible {
+    case package(path: String, reason: String)
+    case exists(key: String, location: String)
+    case keyExists(key: String, location: String)
+    case duplicate(key: String, first: String, second: String)
+    case tooManyConflicts(key: String, attempts: Int)
+
+    public var description: String {
+        switch self {
+        case .package(let p, let r): return "\(p): \(r)"
+        case .exists(let k, let l):
+            return "\(l)/\(k) already exists with different content; bump the package release (-rN) or pass --overwrite to replace it"
+        case .keyExists(let k, let l):
+            return "\(l)/\(k) is a different public key with the same name; use another --key-name, or pass --overwrite"
+        case .duplicate(let k, let a, let b): return "\(a) and \(b) are both \(k) but differ; publish one of them"
+        case .tooManyConflicts(let k, let n):
+            return "\(k): gave up after \(n) attempts: other publishers kept changing the index; try again"
+        }
+    }
+}
+
+/// What happened to one published object.
+public enum PublishStatus: String, Sendable, Codable {
+    /// Newly stored.
+    case added
+    /// Already there, byte for byte: nothing written.
+    case unchanged
+    /// Replaced (`overwrite`).
+    case replaced
+}
+
+public struct PublishedPackage: Sendable, Codable {
+    public var file: String
+    public var key: String
+    public var name: String
+    public var version: String
+    public var arch: String
+    public var size: Int64
+    public var sha256: String
+    public var status: PublishStatus
+}
+
+public struct PublishedIndex: Sendable, Codable {
+    public var key: String
+    public var entries: Int
+    /// Write attempts (more than 1 when a concurrent publisher won a race).
+    public var attempts: Int
+    public var pruned: Int
+}
+
+public struct PublishReport: Sendable, Codable {
+    public var location: String
+    public var packages: [PublishedPackage] = []
+    public var indexes: [PublishedIndex] = []
+    public var publicKey: String = ""
+    public var publicKeyStatus: PublishStatus = .unchanged
+}
+
+public struct PublishOptions: Sendable {
+    /// Replace a different package (or key) stored under the same name.
+    public var overwrite = false
+    /// Accept unsigned/untrusted packages and an existing index not signed by a trusted key.
+    public var allowUntrusted = false
+    /// Directory for `noarch` packages (apk looks only in `<repo>/<its arch>/`). Nil: refuse them.
+    public var noarchArch: String? = nil
+    /// Index DESCRIPTION; nil keeps the existing one.
+    public var description: String? = nil
+    /// Keep only the newest N versions of each package name in the index.
+    public var prune: Int? = nil
+    /// Index write attempts before giving up under contention.
+    public var maxAttempts = 64
+    public var engine: CompressionEngine = ZlibGzipEngine(level: 9)
+    public init() {}
+}
+
+/// Publishes packages into a repository: the storage-independent part of `apkit publish`.
+///
+/// Order of writes, each atomic: the public key (`keys/<keyname>`), every package
+/// (`<arch>/<name>-<version>.apk`), and last, per architecture, the index
+/// `<arch>/APKINDEX.tar.gz`. The index is read, checked against the trusted keys (plus the
+/// publisher's own), merged and written with a precondition on the version that was read; when
+/// another publisher got there first the merge is redone (bounded), so no entry is lost.
+public final class Publisher {
+    public let storage: RepositoryStorage
+    public let signer: Signer
+    public private(set) var keyring: Keyring
+    public var options: PublishOptions
+    /// Called with one line per step (for progress output).
+    public var log: ((String) -> Void)? = nil
+
+    public init(storage: RepositoryStorage, signer: Signer, keyring: Keyring, options: PublishOptions = PublishOptions()) throws {
+        self.storage = storage
+        self.signer = signer
+        self.options = options
+        var k = keyring
+        k.add(try PublicKey(pem: try signer.key.publicKeyPEM(), name: signer.keyName))
+        self.keyring = k
+    }
+
+    struct Candidate {
+        var file: String
+        var key: String
+        var arch: String
+        var entry: IndexEntry
+        var info: PackageInfo
+        var size: Int64
+        var sha256: String
+        var existing: StoredObject?
+    }
+
+    public func publish(_ files: [String]) throws -> PublishReport {
+        var report = PublishReport(location: storage.location)
+        let work = try makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+
+        // 1. Read every package's control part (signature checked), decide its key.
+        var candidates: [Candidate] = []
+        var byKey: [String: Int] = [:]
+        var reader = ArchiveReader(keyring: keyring)
+        reader.controlOnly = true
+        reader.allowUntrusted = options.allowUntrusted
+        for f in files {
+            let r = reader.read(path: f)
+            if let p = r.problem {
+                let hint = p == .untrusted ? " (add its public key with --keys-dir, or pass --allow-untrusted)" : ""
+                throw PublishError.package(path: f, reason: "\(p)\(hint)")
+            }
+            guard r.kind == .package, let info = r.info, let text = r.pkginfoText else {
+                throw PublishError.package(path: f, reason: "not an .apk package")
+            }
+            guard PackageName.isValid(info.name), !info.name.contains("/") else {
+                throw PublishError.package(path: f, reason: "invalid package name '\(info.name)'")
+            }
+            guard APKVersion.isValid(info.version), !info.version.contains("/") else {
+                throw PublishError.package(path: f, reason: "invalid package version '\(info.version)'")
+            }
+            var arch = info.arch
+            if arch == "noarch" {
+                guard let a = options.noarchArch else {
+                    throw PublishError.package(path: f, reason: "arch is noarch: say which <arch>/ directory to publish it to with --arch")
+                }
+                arch = a
+            }
+            guard !arch.isEmpty, !arch.contains("/"), arch != ".", arch != "..", arch != "keys" else {
+                throw PublishError.package(path: f, reason: "invalid arch '\(arch)'")
+            }
+            let entry = try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize)
+            let key = "\(arch)/\(info.name)-\(info.version).apk"
+            let sha = try sha256Hex(ofFile: f)
+            if let i = byKey[key] {
+                if candidates[i].sha256 != sha { throw PublishError.duplicate(key: key, first: candidates[i].file, second: f) }
+                continue
+            }
+            byKey[key] = candidates.count
+            candidates.append(Candidate(file: f, key: key, arch: arch, entry: entry, info: info, size: r.fileSize,
+                                        sha256: sha, existing: nil))
+        }
+
+        // 2. Pre-flight: refuse conflicting packages before writing anything.
+        for i in candidates.indices {
+            let c = candidates[i]
+            guard let existing = try storage.stat(c.key, wantSHA256: true) else { continue }
+            let sha = try existing.sha256 ?? hashRemote(c.key, work: work)
+            var e = existing
+            e.sha256 = sha
+            candidates[i].existing = e
+            if sha != c.sha256 && !options.overwrite {
+                throw PublishError.exists(key: c.key, location: storage.location)
+            }
+        }
+
+        // 3. The public key.
+        let keyKey = "keys/\(signer.keyName)"
+        report.publicKey = keyKey
+        report.publicKeyStatus = try putPublicKey(keyKey, work: work)
+
+        // 4. The packages.
+        for c in candidates {
+            let status = try putPackage(c, work: work)
+            report.packages.append(PublishedPackage(file: c.file, key: c.key, name: c.info.name, version: c.info.version,
+                                                    arch: c.arch, size: c.size, sha256: c.sha256, status: status))
+            log?("\(status.rawValue): \(storage.location)/\(c.key)")
+        }
+
+        // 5. The indexes, last.
+        let arches = Array(Set(candidates.map { $0.arch })).sorted()
+        for arch in arches {
+            let entries = candidates.filter { $0.arch == arch }.map { $0.entry }
+            let r = try updateIndex(arch: arch, entries: entries, work: work)
+            report.indexes.append(r)
+            log?("index: \(storage.location)/\(r.key) (\(r.entries) packages)")
+        }
+        return report
+    }
+
+    func putPackage(_ c: Candidate, work: String) throws -> PublishStatus {
+        var existing = c.existing
+        for _ in 0..<options.maxAttempts {
+            if let e = existing {
+                if e.sha256 == c.sha256 { return .unchanged }
+                guard options.overwrite else { throw PublishError.exists(key: c.key, location: storage.location) }
+                do {
+                    try storage.put(c.key, from: c.file, precondition: .mustMatch(e.version),
+                                    contentType: "application/octet-stream", sha256: c.sha256)
+                    return .replaced
+                } catch StorageError.conflict { }
+            } else {
+                do {
+                    try storage.put(c.key, from: c.file, precondition: .mustNotExist,
+                                    contentType: "application/octet-stream", sha256: c.sha256)
+                    return .added
+                } catch StorageError.conflict { }
+            }
+            // Someone else wrote it meanwhile: look again.
+            existing = try storage.stat(c.key, wantSHA256: true)
+            if var e = existing, e.sha256 == nil { e.sha256 = try hashRemote(c.key, work: work); existing = e }
+        }
+        throw PublishError.tooManyConflicts(key: c.key, attempts: options.maxAttempts)
+    }
+
+    func putPublicKey(_ key: String, work: String) throws -> PublishStatus {
+        let pem = try signer.key.publicKeyPEM()
+        let local = work + "/pubkey"
+        try writeFileAtomically(pem, to: local)
+        let sha = Digest.hash(.sha256, pem).hexString
+        if let e = try storage.stat(key, wantSHA256: true) {
+            let remote = try e.sha256 ?? hashRemote(key, work: work)
+            if remote == sha { return .unchanged }
+            guard options.overwrite else { throw PublishError.keyExists(key: key, location: storage.location) }
+            try storage.put(key, from: local, precondition: .mustMatch(e.version), contentType: "application/x-pem-file", sha256: sha)
+            return .replaced
+        }
+        do {
+            try storage.put(key, from: local, precondition: .mustNotExist, contentType: "application/x-pem-file", sha256: sha)
+            return .added
+        } catch StorageError.conflict {
+            // A concurrent publisher with the same key wrote it first.
+            if let e = try storage.stat(key, wantSHA256: true), (try e.sha256 ?? hashRemote(key, work: work)) == sha {
+                return .unchanged
+            }
+            throw PublishError.keyExists(key: key, location: storage.location)
+        }
+    }
+
+    func updateIndex(arch: String, entries: [IndexEntry], work: String) throws -> PublishedIndex {
+        let key = "\(arch)/APKINDEX.tar.gz"
+        let current = work + "/APKINDEX.current.tar.gz"
+        let next = work + "/APKINDEX.next.tar.gz"
+        for attempt in 1...options.maxAttempts {
+            var index: APKIndex
+            let precondition: WritePrecondition
+            if let obj = try storage.get(key, to: current) {
+                index = try APKIndex.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
+                                          source: "\(storage.location)/\(key)")
+                precondition = .mustMatch(obj.version)
+            } else {
+                index = APKIndex()
+                precondition = .mustNotExist
+            }
+            if let d = options.description { index.description = d }
+            index.merge(entries)
+            var pruned = 0
+            if let n = options.prune { pruned = index.prune(keep: n).count }
+            try index.write(to: next, signer: signer, engine: options.engine)
+            do {
+                try storage.put(key, from: next, precondition: precondition, contentType: "application/gzip", sha256: nil)
+                return PublishedIndex(key: key, entries: index.entries.count, attempts: attempt, pruned: pruned)
+            } catch StorageError.conflict {
+                // Another publisher changed the index since we read it: back off a little, then redo the merge.
+                let ms = UInt32.random(in: 1...min(200, 5 * UInt32(attempt)))
+                usleep(ms * 1000)
+            }
+        }
+        throw PublishError.tooManyConflicts(key: key, attempts: options.maxAttempts)
+    }
+
+    func hashRemote(_ key: String, work: String) throws -> String {
+        let tmp = work + "/hash-\(UInt64.random(in: 0...UInt64.max))"
+        defer { unlink(tmp) }
+        guard try storage.get(key, to: tmp) != nil else { return "" }
+        return try sha256Hex(ofFile: tmp)
+    }
+
+    func makeTempDir() throws -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
+        let p = base + "/apkit-publish-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        return p
+    }
+}
