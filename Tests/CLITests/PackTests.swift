@@ -187,4 +187,27 @@ final class PackTests: XCTestCase {
         let d = try independentCheck(try pack(t.sub("onlydir"), name: "dirs", output: t.sub("o2")))
         XCTAssertTrue(pkginfoLines(d["pkginfo"] as! String).contains { $0 == ("size", "1") })
     }
+
+    func testTracingAddsCmdAndSoLinesLikeAbuild() throws {
+        let t = TempDir()
+        t.write("lib.c", "int foo(void) { return 42; }\n")
+        t.write("main.c", "int foo(void); int main(void) { return foo() == 42 ? 0 : 1; }\n")
+        t.mkdir("stage/usr/lib")
+        t.mkdir("stage/usr/bin")
+        XCTAssertEqual(try runProcess("gcc", ["-shared", "-fPIC", "-Wl,-soname,libfoo.so.1", "-o", t.sub("stage/usr/lib/libfoo.so.1.2.3"), t.sub("lib.c")]).status, 0)
+        symlink("libfoo.so.1.2.3", t.sub("stage/usr/lib/libfoo.so.1"))
+        XCTAssertEqual(try runProcess("gcc", ["-o", t.sub("stage/usr/bin/foo-client"), t.sub("main.c"), t.sub("stage/usr/lib/libfoo.so.1.2.3")]).status, 0)
+        let apk = try pack(t.sub("stage"), name: "foo", version: "1.2.3-r1", output: t.sub("out"))
+        let text = try independentCheck(apk)["pkginfo"] as! String
+        let auto = text.components(separatedBy: "# automatically detected:\n")[1].split(separator: "\n").map(String.init)
+        XCTAssertTrue(auto.contains("provides = cmd:foo-client=1.2.3-r1"), text)
+        XCTAssertTrue(auto.contains("provides = so:libfoo.so.1=1.2.3"), text)
+        XCTAssertTrue(auto.contains("depend = so:libc.so.6"), text)
+        XCTAssertFalse(auto.contains("depend = so:libfoo.so.1"), "self-provided sonames are dropped: \(text)")
+        XCTAssertEqual(auto.last?.hasPrefix("datahash = "), true)
+        // --no-trace leaves the section empty.
+        let plain = try pack(t.sub("stage"), name: "foo", version: "1.2.3-r1", output: t.sub("plain"), extra: ["--no-trace"])
+        let ptext = try independentCheck(plain)["pkginfo"] as! String
+        XCTAssertFalse(ptext.contains("cmd:foo-client"))
+    }
 }

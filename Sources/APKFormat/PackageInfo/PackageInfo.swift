@@ -59,11 +59,10 @@ public struct PackageInfo: Equatable, Sendable {
         for p in provides { line("provides", p) }
         if !triggers.isEmpty { line("triggers", triggers.joined(separator: " ")) }
         if !installIf.isEmpty { line("install_if", installIf.joined(separator: " ")) }
-        if !autoProvides.isEmpty || !autoDepends.isEmpty {
-            out += "# automatically detected:\n"
-            for p in autoProvides { line("provides", p) }
-            for d in autoDepends { line("depend", d) }
-        }
+        // abuild writes this marker always, even when tracing found nothing.
+        out += "# automatically detected:\n"
+        for p in autoProvides { line("provides", p) }
+        for d in autoDepends { line("depend", d) }
         if !dataHash.isEmpty { line("datahash", dataHash) }
         return out
     }

@@ -103,7 +103,7 @@ struct PackRequest {
         info.commit = commit
         info.arch = arch
         info.replaces = replaces
-        info.depends = depends + DependencyTracer.scriptDepends(scripts: scriptData, explicitDepends: depends)
+        info.depends = depends + DependencyTracer.scriptDepends(scripts: scriptData, explicitDepends: depends, originName: origin)
         info.provides = provides
         info.installIf = installIf
         info.triggers = triggers
@@ -112,7 +112,7 @@ struct PackRequest {
 
         if trace {
             let t = try DependencyTracer.trace(root: URL(fileURLWithPath: stageDir), packageName: name,
-                                               fullVersion: version, arch: arch)
+                                               fullVersion: version, arch: arch, explicitDepends: info.depends)
             info.autoProvides = t.autoProvides
             info.autoDepends = t.autoDepends.filter { !info.depends.contains($0) }
         }
