@@ -9,7 +9,7 @@ enum FileTree {
     struct Failure: Error { var message: String }
 
     /// Paths (relative to `root`) matching a `/`-separated glob pattern. `*`, `?` and `[...]`
-    /// do not match a leading `.` (as the shell). Directories are not entered through symlinks.
+    /// do not match a leading `.` (as the shell). Symlinked directories are entered: callers check with `isInside` that matches stay in the tree.
     /// `exclude` holds absolute paths never returned (e.g. the output directory).
     static func glob(_ pattern: String, in root: URL, exclude: Set<String> = []) -> [String] {
         let comps = pattern.split(separator: "/").map(String.init).filter { $0 != "." }
@@ -23,8 +23,7 @@ enum FileTree {
                     let p = dir + "/" + comp
                     var st = stat()
                     if lstat(p, &st) == 0 {
-                        let isDir = (st.st_mode & S_IFMT) == S_IFDIR
-                        if last || isDir { next.append(base.isEmpty ? comp : base + "/" + comp) }
+                        if last || isDirectoryFollowing(p) { next.append(base.isEmpty ? comp : base + "/" + comp) }
                     }
                     continue
                 }
@@ -33,13 +32,19 @@ enum FileTree {
                     let rel = base.isEmpty ? n : base + "/" + n
                     var st = stat()
                     guard lstat(root.path + "/" + rel, &st) == 0 else { continue }
-                    if last || (st.st_mode & S_IFMT) == S_IFDIR { next.append(rel) }
+                    if last || isDirectoryFollowing(root.path + "/" + rel) { next.append(rel) }
                 }
             }
             current = next
         }
         if comps.isEmpty { return [] }
         return current.filter { !exclude.contains(root.path + "/" + $0) }
+    }
+
+    /// A directory, or a symlink to one (callers check where it leads with `isInside`).
+    static func isDirectoryFollowing(_ p: String) -> Bool {
+        var st = stat()
+        return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
     static func hasMagic(_ s: String) -> Bool { s.contains("*") || s.contains("?") || s.contains("[") }

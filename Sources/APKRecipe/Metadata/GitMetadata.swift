@@ -31,9 +31,10 @@ public struct GitMetadata: Sendable, Equatable {
         m.commit = git("rev-parse", "HEAD")
         m.describe = git("describe", "--tags")
         if let t = git("log", "-1", "--format=%ct") { m.commitTime = Int64(t) }
-        var remote = git("remote", "get-url", "origin")
+        // The configured URL (not `remote get-url`, which applies url.<base>.insteadOf rewrites).
+        var remote = git("config", "--get", "remote.origin.url")
         if remote == nil, let first = git("remote")?.split(separator: "\n").first {
-            remote = git("remote", "get-url", String(first))
+            remote = git("config", "--get", "remote.\(first).url")
         }
         if let remote {
             m.url = httpsURL(remote)
