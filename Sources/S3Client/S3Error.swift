@@ -53,7 +53,7 @@ public struct S3Error: Error, CustomStringConvertible, Sendable {
         case .service, .invalidResponse:
             if let c = code, ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
                               "ThrottlingException", "RequestTimeTooSkewed", "TooManyRequests"].contains(c) { return true }
-            if let s = httpStatus { return s == 429 || s >= 500 }
+            if let s = httpStatus { return s == 429 || (s >= 500 && s != 501) }
             return kind == .invalidResponse && httpStatus == nil
         default: return false
         }

@@ -77,6 +77,23 @@ final class S3IntegrationTests: XCTestCase {
             }
         }
         XCTAssertNil(try client.headObject(key: "bad"))
+
+        // UNSIGNED-PAYLOAD is accepted too (the body is then covered by Content-MD5 only).
+        let unsigned = try server.client(bucket: bucket) { $0.signPayload = false }
+        let dir = TempDir("s3-unsigned")
+        let file = dir.write("f", pseudoRandomData(count: 70_000))
+        try unsigned.putObject(key: "unsigned", body: .file(path: file), checksum: .md5)
+        XCTAssertEqual(try client.getObject(key: "unsigned")?.data, pseudoRandomData(count: 70_000))
+
+        // A presigned GET URL works without any header, and stops working when tampered with.
+        let url = client.presignedURL(key: "md5", expires: 300)
+        XCTAssertTrue(url.contains("X-Amz-Signature="))
+        let fetched = try client.http.perform(HTTPRequest(method: "GET", url: url, headers: []))
+        XCTAssertEqual(fetched.status, 200)
+        XCTAssertEqual(fetched.body, body)
+        let tampered = try client.http.perform(HTTPRequest(method: "GET", url: url.replacingOccurrences(of: "/md5?", with: "/sha?"),
+                                                           headers: []))
+        XCTAssertEqual(tampered.status, 403)
     }
 
     func testConditionalWritesGiveTypedPreconditionFailures() throws {
