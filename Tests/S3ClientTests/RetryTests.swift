@@ -149,6 +149,22 @@ srv.serve_forever()
         XCTAssertEqual(try count(c, "PUT", "plain", of: "ports"), 1)
     }
 
+    func testSmallFilesGoInOnePutLargeOnesInParts() throws {
+        let c = try client { $0.multipartThreshold = 5 << 20; $0.partSize = 5 << 20 }
+        let dir = TempDir("s3-choice")
+        let small = dir.write("small", pseudoRandomData(count: 5 << 20))
+        let log = ProgressLog()
+        let put = try c.uploadFile(key: "single", path: small, progress: { log.add($0, $1) })
+        XCTAssertEqual(put.etag, "\"\(S3Crypto.hex(S3Crypto.md5(pseudoRandomData(count: 5 << 20))))\"")
+        XCTAssertEqual(try count(c, "PUT", "single"), 1)
+        XCTAssertEqual(try count(c, "POST", "single", query: "uploads="), 0)
+        XCTAssertEqual(log.last?.0, 5 << 20)
+        let large = dir.write("large", pseudoRandomData(count: (10 << 20) + 1))
+        XCTAssertEqual(try c.uploadFile(key: "mpu", path: large).etag, "\"final-3\"")
+        XCTAssertEqual(try count(c, "POST", "mpu", query: "uploads="), 1)
+        XCTAssertEqual(try count(c, "PUT", "mpu"), 0)
+    }
+
     func testRetriedFileBodiesAreSentWholeAgain() throws {
         let c = try client()
         let dir = TempDir("s3-retry")
