@@ -7,6 +7,7 @@ struct Apkit: ParsableCommand {
         abstract: "Build, sign, index and publish Alpine packages without Alpine.",
         version: APKFormatVersion.string,
         subcommands: [
+            QuickstartCommand.self,
             KeygenCommand.self,
             PackCommand.self,
             BuildCommand.self,
