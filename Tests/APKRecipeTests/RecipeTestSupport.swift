@@ -118,3 +118,23 @@ func copyFixture(_ name: String) throws -> (TempDir, String) {
     try? FileManager.default.removeItem(atPath: dst + "/packages")
     return (t, dst)
 }
+
+/// Writes one data-tar file of a package to `path` (binary safe), with Python.
+func extractFileFromPackage(_ apk: String, _ member: String, to path: String) throws {
+    let script = """
+    import sys, zlib, tarfile, io, os
+    data = open(sys.argv[1], 'rb').read()
+    pos = 0
+    while pos < len(data):
+        d = zlib.decompressobj(31)
+        raw = d.decompress(data[pos:]) + d.flush()
+        pos += len(data) - pos - len(d.unused_data)
+        t = tarfile.open(fileobj=io.BytesIO(raw + b'\\0' * 1024), mode='r:')
+        for m in t.getmembers():
+            if m.name == sys.argv[2] and m.isfile():
+                open(sys.argv[3], 'wb').write(t.extractfile(m).read()); os.chmod(sys.argv[3], m.mode); sys.exit(0)
+    sys.exit(3)
+    """
+    let r = try runPython(script, [apk, member, path])
+    guard r.status == 0 else { throw NSError(domain: "extract", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: "\(member) not in \(apk): \(r.stderr)"]) }
+}
