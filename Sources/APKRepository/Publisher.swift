@@ -53,6 +53,8 @@ public struct PublishedIndex: Sendable, Codable {
     /// Write attempts (more than 1 when a concurrent publisher won a race).
     public var attempts: Int
     public var pruned: Int
+    /// The merge changed nothing, so the index was not rewritten.
+    public var unchanged: Bool
 }
 
 public struct PublishReport: Sendable, Codable {
@@ -195,7 +197,7 @@ public final class Publisher {
             let entries = candidates.filter { $0.arch == arch }.map { $0.entry }
             let r = try updateIndex(arch: arch, entries: entries, work: work)
             report.indexes.append(r)
-            log?("index: \(storage.location)/\(r.key) (\(r.entries) packages)")
+            log?("\(r.unchanged ? "unchanged" : "index"): \(storage.location)/\(r.key) (\(r.entries) packages)")
         }
         return report
     }
@@ -264,14 +266,24 @@ public final class Publisher {
                 index = APKIndex()
                 precondition = .mustNotExist
             }
+            let before = precondition == .mustNotExist ? nil : index
             if let d = options.description { index.description = d }
             index.merge(entries)
             var pruned = 0
             if let n = options.prune { pruned = index.prune(keep: n).count }
+            if var b = before {
+                // Nothing new (the same packages published again): leave the index alone.
+                b.sort()
+                var a = index
+                a.sort()
+                if a.description == b.description && a.entries == b.entries {
+                    return PublishedIndex(key: key, entries: index.entries.count, attempts: attempt, pruned: 0, unchanged: true)
+                }
+            }
             try index.write(to: next, signer: signer, engine: options.engine)
             do {
                 try storage.put(key, from: next, precondition: precondition, contentType: "application/gzip", sha256: nil)
-                return PublishedIndex(key: key, entries: index.entries.count, attempts: attempt, pruned: pruned)
+                return PublishedIndex(key: key, entries: index.entries.count, attempts: attempt, pruned: pruned, unchanged: false)
             } catch StorageError.conflict {
                 // Another publisher changed the index since we read it: back off a little, then redo the merge.
                 let ms = UInt32.random(in: 1...min(200, 5 * UInt32(attempt)))

@@ -266,7 +266,8 @@ public struct APKIndex: Sendable {
             case .untrusted where report.kind == .index && allowUntrusted:
                 break
             case .untrusted:
-                let names = report.signatures.map { $0.keyName }
+                var names: [String] = []
+                for s in report.signatures where !names.contains(s.keyName) { names.append(s.keyName) }
                 let signedBy = names.isEmpty ? "it is not signed" : "it is signed by \(names.joined(separator: ", "))"
                 throw IndexError.untrusted(source: name, reason:
                     "UNTRUSTED index: \(signedBy), which is not among the trusted keys (add the public key with --keys-dir, or pass --allow-untrusted)")
