@@ -274,4 +274,50 @@ final class RecipeBuildTests: XCTestCase {
         try buildRecipe(yaml.replacingOccurrences(of: "aarch64", with: "x86_64"), in: d, warn: log.sink)
         XCTAssertTrue(log.all.contains { $0.contains("/usr/bin/t") && $0.contains("gcompat") }, "\(log.all)")
     }
+
+    func testBuildDependenciesCheckedOnHost() throws {
+        let d = TempDir()
+        d.write("f", "x\n")
+        let log = WarningLog()
+        try buildRecipe("""
+        name: a
+        version: 1
+        type: plain
+        dependencies:
+          build: [sh, apkit-no-such-tool-xyz]
+        files: [{source: f, destination: /f}]
+        """, in: d, arches: ["x86_64"], warn: log.sink)
+        XCTAssertEqual(log.all, ["apkit.yml:5: dependencies.build: 'apkit-no-such-tool-xyz' is neither a command in PATH nor an installed package on this host; the build may fail"])
+    }
+
+    /// PAKman's raw `package:` body runs in $pkgdir instead of copying destinations; a
+    /// pre-install hook runs after the user is created.
+    func testPackageScriptAndPreInstallHook() throws {
+        let d = TempDir()
+        d.write("app/run.sh", "#!/bin/sh\n", mode: 0o755)
+        let yaml = """
+        name: legacy
+        version: 1
+        type: custom
+        build:
+          destinations: [nothing-matches-but-unused]
+        package: |
+          mkdir -p "$pkgdir/var/lib/$pkgname"
+          cp -r "$srcdir"/app ./var/lib/$pkgname/
+          [ "$pkgusers" = legacy ]
+        hook:
+          pre-install: |
+            #!/bin/sh
+            echo "hook after user"
+        """
+        let built = try buildRecipe(yaml, in: d, arches: ["x86_64"])
+        let p = try checkPackage(built[0].path)
+        XCTAssertEqual(p.entry("var/lib/legacy/app/run.sh")?["uname"] as? String, "legacy")
+        let pre = try extractFromPackage(built[0].path, ".pre-install")
+        let userAt = try XCTUnwrap(pre.range(of: "adduser -S"))
+        let hookAt = try XCTUnwrap(pre.range(of: "echo \"hook after user\""))
+        XCTAssertLessThan(userAt.lowerBound, hookAt.lowerBound)
+        XCTAssertEqual(pre.components(separatedBy: "#!/bin/sh").count, 2, "one shebang: \(pre)")
+        XCTAssertTrue(pre.hasSuffix("exit 0\n"))
+    }
 }
