@@ -69,15 +69,12 @@ public final class RecipeBuilder {
 
         let fm = FileManager.default
         let outDir = URL(fileURLWithPath: options.outputDirectory).standardizedFileURL
-        try FileTree.mkdirs(outDir.path)
-        // Packages are written next to their final place and moved in only when all succeeded.
-        let tmpOut = outDir.appendingPathComponent(".apkit-tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        // Packages are written to a work directory and moved into the output directory only when
+        // all of them succeeded: a failure leaves no partial output.
         let work = URL(fileURLWithPath: NSTemporaryDirectory())
             .appendingPathComponent("apkit-build-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        defer {
-            try? fm.removeItem(at: work)
-            try? fm.removeItem(at: tmpOut)
-        }
+        let tmpOut = work.appendingPathComponent("out")
+        defer { try? fm.removeItem(at: work) }
         try FileTree.mkdirs(tmpOut.path)
         var exclude: Set<String> = [outDir.path, tmpOut.path, work.path]
         if let real = FileTree.realPath(outDir.path) { exclude.insert(real) }
@@ -102,7 +99,21 @@ public final class RecipeBuilder {
         for w in written {
             try FileTree.mkdirs((w.final as NSString).deletingLastPathComponent)
             if rename(w.tmp, w.final) != 0 {
-                throw RecipeError("cannot move \(w.tmp) to \(w.final): \(String(cString: strerror(errno)))")
+                guard errno == EXDEV else {
+                    throw RecipeError("cannot write \(w.final): \(String(cString: strerror(errno)))")
+                }
+                // Another filesystem: copy next to the target, then rename (still atomic per file).
+                let side = w.final + ".apkit-tmp"
+                do {
+                    try FileTree.copyFile(w.tmp, to: side, mode: 0o644)
+                } catch let f as FileTree.Failure {
+                    unlink(side)
+                    throw RecipeError(f.message)
+                }
+                if rename(side, w.final) != 0 {
+                    unlink(side)
+                    throw RecipeError("cannot write \(w.final): \(String(cString: strerror(errno)))")
+                }
             }
         }
         return written.map(\.pkg)

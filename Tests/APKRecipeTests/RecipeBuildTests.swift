@@ -249,13 +249,12 @@ final class RecipeBuildTests: XCTestCase {
                 XCTAssertEqual("\(e)", expected)
                 XCTAssertEqual((e as? RecipeError)?.exitCode, code)
             }
-            let left = FileManager.default.enumerator(atPath: d.sub("packages"))?.allObjects as? [String] ?? []
-            XCTAssertEqual(left, [], "partial output after: \(expected)")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: d.sub("packages")), "partial output after: \(expected)")
         }
         // A failure in the second arch leaves nothing of the first.
         let yaml = "name: a\nversion: 1\ntype: plain\narchitectures: [x86_64, aarch64]\nbuild:\n  command: '[ \"$CARCH\" = x86_64 ]'\nfiles: [{source: real/file, destination: /f}]\n"
         XCTAssertThrowsError(try buildRecipe(yaml, in: d))
-        XCTAssertEqual(FileManager.default.enumerator(atPath: d.sub("packages"))?.allObjects.count ?? 0, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d.sub("packages")))
     }
 
     func testELFLintErrorsOnWrongMachineAndWarnsOnGlibc() throws {
@@ -319,5 +318,19 @@ final class RecipeBuildTests: XCTestCase {
         XCTAssertLessThan(userAt.lowerBound, hookAt.lowerBound)
         XCTAssertEqual(pre.components(separatedBy: "#!/bin/sh").count, 2, "one shebang: \(pre)")
         XCTAssertTrue(pre.hasSuffix("exit 0\n"))
+    }
+
+    /// PAKman's `destinations: ["*"]` never picks up earlier output (packages/) or dotfiles.
+    func testStarDestinationSkipsOutputDirectoryAndDotfiles() throws {
+        let d = TempDir()
+        d.write("app.rb", "puts 1\n")
+        d.write(".env", "SECRET=1\n")
+        d.write(".bundle/config", "x\n")
+        let yaml = "name: rb\nversion: 1\ntype: custom\nbuild:\n  destinations: [\"*\", .bundle]\n"
+        try buildRecipe(yaml, in: d, arches: ["x86_64"])
+        try FileManager.default.removeItem(atPath: d.sub("packages/x86_64/rb-1-r0.apk"))
+        let built = try buildRecipe(yaml, in: d, arches: ["x86_64"])
+        let names = try checkPackage(built[0].path).names.filter { $0.hasPrefix("var/lib/rb/") }
+        XCTAssertEqual(names, ["var/lib/rb/.bundle", "var/lib/rb/.bundle/config", "var/lib/rb/app.rb"])
     }
 }

@@ -22,8 +22,11 @@ final class ServiceScriptsTests: XCTestCase {
     func syntaxCheck(_ text: String, label: String) throws {
         let d = TempDir()
         let p = d.write("script", text)
-        for shell in ["sh", "dash", "bash"] {
-            let r = try runProcess(shell, ["-n", p])
+        // busybox ash is Alpine's /bin/sh.
+        var shells = [["sh"], ["dash"], ["bash"]]
+        if (try? runProcess("busybox", ["true"]))?.status == 0 { shells.append(["busybox", "sh"]) }
+        for shell in shells {
+            let r = try runProcess(shell[0], Array(shell.dropFirst()) + ["-n", p])
             XCTAssertEqual(r.status, 0, "\(shell) -n \(label): \(r.stderr)\n\(text)")
         }
     }
@@ -83,6 +86,10 @@ final class ServiceScriptsTests: XCTestCase {
             let p = d.write("run", run, mode: 0o755)
             let r = try runProcess("sh", [p])
             XCTAssertEqual(r.status, 0, r.stderr)
+            if (try? runProcess("busybox", ["true"]))?.status == 0 {
+                let rb = try runProcess("busybox", ["sh", p])
+                XCTAssertEqual(rb.stdout, try ShellWords.split(value).map { "[\($0)]\n" }.joined(), "busybox sh: \(value)")
+            }
             let words = try ShellWords.split(value)
             XCTAssertEqual(r.stdout, words.map { "[\($0)]\n" }.joined(), value)
             XCTAssertFalse(FileManager.default.fileExists(atPath: pwned), "value executed: \(value)")
