@@ -97,7 +97,7 @@ final class RecipeConfigTests: XCTestCase {
         stack: alpine
         """
         _ = try parseRecipe(yaml, in: d, warn: log.sink)
-        XCTAssertEqual(Set(log.all), [
+        XCTAssertEqual(log.all, [
             "apkit.yml:3: unknown key 'dependancies' (did you mean 'dependencies'?), ignored",
             "apkit.yml:6: unknown key 'build.comand' (did you mean 'command'?), ignored",
             "apkit.yml:8: unknown key 'stack', ignored",

@@ -49,6 +49,14 @@ public enum RecipeLoader {
 
     public static func parse(_ text: String, file: String, format: Recipe.Format, sourceDirectory: URL,
                              warn: @escaping WarningSink = { _ in }) throws -> Recipe {
+        // Warnings are given in file order, also when an error follows.
+        let collected = WarningCollector()
+        defer { collected.flush(to: warn) }
+        return try parseChecked(text, file: file, format: format, sourceDirectory: sourceDirectory, warn: collected.sink)
+    }
+
+    static func parseChecked(_ text: String, file: String, format: Recipe.Format, sourceDirectory: URL,
+                             warn: @escaping WarningSink) throws -> Recipe {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -425,5 +433,30 @@ public enum Architecture {
         case "armv7l": return "armv7"
         default: return m
         }
+    }
+}
+
+/// Holds warnings of the form `file:line: ...` and hands them on sorted by line.
+final class WarningCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [(line: Int, index: Int, text: String)] = []
+
+    var sink: WarningSink {
+        { [self] w in
+            lock.lock()
+            defer { lock.unlock() }
+            // `file:LINE: ...`
+            let parts = w.split(separator: ":", maxSplits: 2)
+            let line = parts.count > 1 ? Int(parts[1]) ?? Int.max : Int.max
+            items.append((line, items.count, w))
+        }
+    }
+
+    func flush(to warn: WarningSink) {
+        lock.lock()
+        let sorted = items.sorted { ($0.line, $0.index) < ($1.line, $1.index) }
+        items = []
+        lock.unlock()
+        for w in sorted { warn(w.text) }
     }
 }
