@@ -7,12 +7,10 @@ struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
         abstract: "Build signed packages from apkit.yml (or PAKman's instellar.yml): DIR/<arch>/<name>-<version>.apk.",
-        discussion: """
-        CONFIG defaults to apkit.yml, then instellar.yml, in the current directory. The build
-        command runs in the config's directory with abuild's variables (srcdir, pkgdir, pkgname,
-        pkgver, pkgrel, CARCH, SOURCE_DATE_EPOCH). Name, version and release come from the
-        config, else from git (remote name, git describe --tags) and the CI run number.
-        """)
+        discussion: "CONFIG defaults to apkit.yml, then instellar.yml, in the current directory. "
+            + "The build command runs in the config's directory with abuild's variables (srcdir, pkgdir, pkgname, "
+            + "pkgver, pkgrel, CARCH, SOURCE_DATE_EPOCH). Name, version and release come from the config, else from "
+            + "git (remote name, git describe --tags) and the CI run number. Schema: docs/apkit-yml.md.")
 
     @Argument(help: "Config file (default: apkit.yml, then instellar.yml, in the current directory).")
     var config: String?
