@@ -9,6 +9,7 @@ final class DeflateBlockScanner {
     private let litTable: UnsafeMutablePointer<UInt32>
     private let distTable: UnsafeMutablePointer<UInt32>
     private let codeLenTable: UnsafeMutablePointer<UInt32>
+    private let scratch: UnsafeMutablePointer<UInt32>
     private var litCode = Code(), distCode = Code(), codeLenCode = Code()
 
     /// A canonical Huffman code as counts per length and symbols sorted by (length, symbol).
@@ -46,12 +47,14 @@ final class DeflateBlockScanner {
         litTable = .allocate(capacity: 1 << Self.tableBits)
         distTable = .allocate(capacity: 1 << Self.tableBits)
         codeLenTable = .allocate(capacity: 1 << Self.tableBits)
+        scratch = .allocate(capacity: 1 << Self.tableBits)
     }
 
     deinit {
         litTable.deallocate()
         distTable.deallocate()
         codeLenTable.deallocate()
+        scratch.deallocate()
         extraBits.deallocate()
     }
 
@@ -106,40 +109,67 @@ final class DeflateBlockScanner {
         }
     }
 
+    /// Skips the Huffman-coded symbols of one block up to and including its end-of-block code.
+    /// A 64-bit bit buffer refilled branch-free (as libdeflate's decoder does) keeps the input
+    /// load out of the symbol-to-symbol dependency chain.
     private func skipSymbols(_ pos: inout Int, _ p: UnsafePointer<UInt8>, _ n: Int) throws {
         let limit = n * 8
         let litMask = UInt64((1 << litBits) - 1), distMask = UInt64((1 << distBits) - 1)
         let lit = litTable, dist = distTable, extra = extraBits
-        var at = pos
+        // `buf` holds the `cnt` bits that start at bit `byte * 8 - cnt`.
+        var byte = pos >> 3
+        var buf: UInt64 = 0
+        var cnt = 0
+        @inline(__always) func refill() {
+            if byte + 8 <= n {
+                buf |= UInt64(littleEndian: UnsafeRawPointer(p + byte).loadUnaligned(as: UInt64.self)) &<< UInt64(cnt)
+                byte += (63 - cnt) >> 3
+                cnt |= 56
+            } else {
+                while cnt <= 56 {
+                    if byte < n { buf |= UInt64(p[byte]) &<< UInt64(cnt) }
+                    byte += 1
+                    cnt += 8
+                }
+            }
+        }
+        refill()
+        let skip = pos & 7
+        buf &>>= UInt64(skip)
+        cnt -= skip
         while true {
-            let bits = Self.peek(p, n, at)
-            var e = lit[Int(truncatingIfNeeded: bits & litMask)]
+            refill()
+            var e = lit[Int(truncatingIfNeeded: buf & litMask)]
             if e == 0 {
-                guard let (s, l) = litCode.decode(bits) else { throw bad("invalid literal/length code", at) }
+                guard let (s, l) = litCode.decode(buf) else { throw bad("invalid literal/length code", byte * 8 - cnt) }
                 e = UInt32(s << 4 | l)
             }
-            at &+= Int(e & 15)
+            let len = Int(e & 15)
+            buf &>>= UInt64(len)
+            cnt -= len
             let sym = Int(e >> 4)
             if sym < 256 {
-                if at > limit { throw bad("block runs past the end", at) }
+                if byte > n && byte * 8 - cnt > limit { throw bad("block runs past the end", limit) }
                 continue
             }
             if sym == 256 { break }
-            guard sym <= 285 else { throw bad("invalid length symbol", at) }
-            at &+= Int(extra[sym - 257])
-            let dbits = Self.peek(p, n, at)
-            var d = dist[Int(truncatingIfNeeded: dbits & distMask)]
+            guard sym <= 285 else { throw bad("invalid length symbol", byte * 8 - cnt) }
+            let lx = Int(extra[sym - 257])
+            buf &>>= UInt64(lx)
+            cnt -= lx
+            var d = dist[Int(truncatingIfNeeded: buf & distMask)]
             if d == 0 {
-                guard let (s, l) = distCode.decode(dbits) else { throw bad("invalid distance code", at) }
+                guard let (s, l) = distCode.decode(buf) else { throw bad("invalid distance code", byte * 8 - cnt) }
                 d = UInt32(s << 4 | l)
             }
-            at &+= Int(d & 15)
             let dsym = Int(d >> 4)
-            guard dsym < 30 else { throw bad("invalid distance symbol", at) }
-            at &+= Int(extra[32 + dsym])
-            if at > limit { throw bad("block runs past the end", at) }
+            guard dsym < 30 else { throw bad("invalid distance symbol", byte * 8 - cnt) }
+            let dl = Int(d & 15) + Int(extra[32 + dsym])
+            buf &>>= UInt64(dl)
+            cnt -= dl
+            if byte > n && byte * 8 - cnt > limit { throw bad("block runs past the end", limit) }
         }
-        pos = at
+        pos = byte * 8 - cnt
     }
 
     private var litBits = 0
@@ -153,6 +183,7 @@ final class DeflateBlockScanner {
         for i in 256..<280 { lengths[i] = 7 }
         for i in 280..<288 { lengths[i] = 8 }
         litBits = try build(lengths, from: 0, count: 288, into: litTable, code: &litCode)
+        mergeLiterals()
         for i in 0..<30 { lengths[i] = 5 }
         distBits = try build(lengths, from: 0, count: 30, into: distTable, code: &distCode)
         fixedLoaded = true
@@ -207,7 +238,27 @@ final class DeflateBlockScanner {
         }
         guard lengths[256] != 0 else { throw bad("block has no end-of-block code", start) }
         litBits = try build(lengths, from: 0, count: hlit, into: litTable, code: &litCode)
+        mergeLiterals()
         distBits = try build(lengths, from: hlit, count: hdist, into: distTable, code: &distCode)
+    }
+
+    /// Skipping needs no literal values, so an entry whose bits hold several whole literal codes
+    /// becomes one "literal" entry consuming all of them: one lookup skips a run of literals.
+    private func mergeLiterals() {
+        let size = 1 << litBits
+        scratch.update(from: litTable, count: size)
+        for idx in 0..<size {
+            let e = scratch[idx]
+            if e == 0 || e >> 4 >= 256 { continue }
+            var total = Int(e & 15)
+            while total < litBits {
+                let next = scratch[idx >> total]
+                let l = Int(next & 15)
+                if next == 0 || next >> 4 >= 256 || l > litBits - total { break }
+                total += l
+            }
+            litTable[idx] = UInt32(total)  // symbol 0: a literal
+        }
     }
 
     /// Fills `code` (for long codes) and a lookup table of `bits` entries (index: the next input
