@@ -364,7 +364,7 @@ def write_report(args, meta, results, stamp):
            f"- {meta['runs']} runs per tool, interleaved; medians. Wall = whole process; CPU = user+sys of the "
            "process tree; peak RSS = largest single process (GNU time %M). Sizes are whole .apk files "
            "(pigz: data tar.gz only).",
-           f"- command: `{meta['command']}`", ""]
+           f"- command: `{meta['command']}`"] + ([f"- note: {meta['note']}"] if meta.get("note") else []) + [""]
     peers = {"abuild (tar|gzip -9)": "abuild", "nFPM": "nFPM", "tar|pigz -9 (data only)": "pigz"}
     for tree, info in results.items():
         summ = info["summary"]
@@ -455,6 +455,7 @@ def main():
     ap.add_argument("--no-build", action="store_true", help="use the existing .build-release/release/apkit")
     ap.add_argument("--apkit", help="apkit binary to use (implies --no-build)")
     ap.add_argument("--tag", default="", help="suffix for the result file names")
+    ap.add_argument("--note", default="", help="a line for the report (e.g. what the apkit binary is)")
     ap.add_argument("--trees-only", action="store_true", help="build the trees and stop")
     args = ap.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
@@ -499,7 +500,7 @@ def main():
             "apkit_commit": commit, "nfpm": version([nfpm_binary(), "--version"]) if True else "",
             "gzip": version(["gzip", "--version"]), "pigz": version(["pigz", "--version"]),
             "tar": version(["tar", "--version"]), "runs": args.runs, "command": " ".join(["python3", "Benchmarks/run.py"] + sys.argv[1:]),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "note": args.note}
     # nfpm --version prints a banner; keep the version line.
     v = subprocess.run([nfpm_binary(), "--version"], capture_output=True, text=True).stdout
     meta["nfpm"] = next((l.split(":", 1)[1].strip() for l in v.splitlines() if l.startswith("GitVersion")), "?")

@@ -1,0 +1,26 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Micro-benchmarks of apkit's hot loops (ordo-one/benchmark). A separate package, so the main
+// build never compiles it:  cd Benchmarks/Micro && swift package --scratch-path ../../.build-micro benchmark
+let package = Package(
+    name: "apkit-micro",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "apkit", path: "../.."),
+        // Without its default traits: no malloc/ARC interposers (their packages are not all mirrored here).
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: []),
+    ],
+    targets: [
+        .executableTarget(
+            name: "APKFormatMicro",
+            dependencies: [
+                .product(name: "APKFormat", package: "apkit"),
+                .product(name: "Benchmark", package: "benchmark"),
+            ],
+            path: "Benchmarks/APKFormatMicro",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)
