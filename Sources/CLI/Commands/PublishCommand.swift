@@ -2,6 +2,7 @@ import APKFormat
 import APKRepository
 import ArgumentParser
 import Foundation
+import S3Client
 
 struct PublishCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,7 @@ struct PublishCommand: ParsableCommand {
             /etc/apk/keys/.
             """)
 
-    @Option(name: .long, help: "Repository: a local directory.")
+    @Option(name: .long, help: "Repository: a local directory, or s3://BUCKET[/PREFIX].")
     var to: String
 
     @OptionGroup var signing: SigningOptions
@@ -37,18 +38,26 @@ struct PublishCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report on stdout.")
     var json = false
 
-    @Argument(help: "Package files (.apk).")
-    var packages: [String]
+    @OptionGroup(title: "S3 destinations (s3://BUCKET/PREFIX; credentials as the AWS CLI finds them)")
+    var s3: S3Options
+
+    @Argument(help: "Package files (.apk); default: the ones `apkit build` wrote, packages/*/*.apk.")
+    var packages: [String] = []
 
     func run() throws {
         try runReportingErrors {
             if let p = prune, p < 1 { throw CLIError("--prune must be at least 1, got \(p)") }
-            guard !packages.isEmpty else { throw CLIError("no packages to publish") }
-            if to.hasPrefix("s3://") {
-                throw CLIError("--to \(to): s3:// destinations are not supported by this build yet; publish to a directory")
+            let packages = self.packages.isEmpty ? builtPackages() : self.packages
+            guard !packages.isEmpty else {
+                throw CLIError("no packages to publish: name .apk files, or run `apkit build` first (it writes packages/<arch>/*.apk)")
             }
             let signer = try signing.makeSigner()
-            let storage = try LocalDirectoryStorage(root: to)
+            let storage: RepositoryStorage
+            if to.hasPrefix("s3://") {
+                storage = try s3.storage(url: to, quiet: json)
+            } else {
+                storage = try LocalDirectoryStorage(root: to)
+            }
             var options = PublishOptions()
             options.overwrite = overwrite
             options.allowUntrusted = trust.allowUntrusted
@@ -65,4 +74,78 @@ struct PublishCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// The S3 options of `publish` (issue 5).
+struct S3Options: ParsableArguments {
+    @Option(name: .long, help: "S3 endpoint URL (MinIO, R2, ...); default AWS, or $AWS_ENDPOINT_URL.")
+    var endpoint: String?
+
+    @Option(name: .long, help: "AWS region; default $AWS_REGION or the profile's.")
+    var region: String?
+
+    @Option(name: .long, help: "AWS profile (~/.aws/credentials, ~/.aws/config).")
+    var profile: String?
+
+    @Flag(name: .long, help: "Path-style URLs (endpoint/bucket/key) instead of virtual-hosted ones.")
+    var pathStyle = false
+
+    @Option(name: .long, help: "Multipart part size, e.g. 8M, 64M, 1G (bytes without a suffix; min 5M).")
+    var partSize: String?
+
+    @Option(name: .long, help: "Parts uploaded at once in a multipart upload.")
+    var concurrency: Int?
+
+    @Option(name: .long, help: "PEM file of CA certificates to trust for the endpoint.")
+    var caBundle: String?
+
+    @Flag(name: .long, help: "Do not show upload progress.")
+    var noProgress = false
+
+    static func parseSize(_ s: String) -> UInt64? {
+        let t = s.trimmingCharacters(in: .whitespaces).uppercased()
+        let units: [(String, UInt64)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
+        for (u, m) in units where t.hasSuffix(u) {
+            guard let v = UInt64(t.dropLast(u.count)) else { return nil }
+            return v * m
+        }
+        return UInt64(t)
+    }
+
+    func storage(url: String, quiet: Bool) throws -> S3Storage {
+        guard let (bucket, prefix) = S3Storage.parse(url: url) else {
+            throw CLIError("--to \(url): expected s3://BUCKET or s3://BUCKET/PREFIX")
+        }
+        var config = try S3Configuration.fromEnvironment(bucket: bucket, region: region, endpoint: endpoint, profile: profile,
+                                                         pathStyle: pathStyle ? true : nil, caBundle: caBundle)
+        if let p = partSize {
+            guard let v = S3Options.parseSize(p), v >= 5 << 20, v <= 5 << 30 else {
+                throw CLIError("--part-size \(p): give a size between 5M and 5G, e.g. 8M")
+            }
+            config.partSize = v
+            config.multipartThreshold = max(v, config.multipartThreshold)
+        }
+        if let c = concurrency {
+            guard (1...64).contains(c) else { throw CLIError("--concurrency must be 1...64, got \(c)") }
+            config.concurrency = c
+        }
+        let storage = S3Storage(client: try S3Client(config), prefix: prefix)
+        // A bar per upload on a terminal; in CI (no tty) only the one line per finished object.
+        if !noProgress && !quiet && isatty(2) != 0 && isatty(1) != 0 {
+            storage.progress = TerminalProgressBar()
+        }
+        return storage
+    }
+}
+
+/// `packages/*/*.apk` (what `apkit build` writes), sorted.
+func builtPackages(_ dir: String = "packages") -> [String] {
+    let fm = FileManager.default
+    guard let arches = try? fm.contentsOfDirectory(atPath: dir) else { return [] }
+    var result: [String] = []
+    for a in arches.sorted() {
+        guard let files = try? fm.contentsOfDirectory(atPath: dir + "/" + a) else { continue }
+        result += files.filter { $0.hasSuffix(".apk") }.sorted().map { "\(dir)/\(a)/\($0)" }
+    }
+    return result
 }
