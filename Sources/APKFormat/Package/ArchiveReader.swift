@@ -114,13 +114,21 @@ public struct ArchiveReader {
         var dataMember: Int? = nil
         var sawSecondDataMember = false
         let hashes = MemberHashes()
-        gz.onCompressedBytes = { m, bytes in hashes.update(member: m, bytes) }
+        let memberHasher = BoundedWorker(label: "apkit.verify.members")
+        gz.onCompressedBytes = { m, bytes in
+            let route = hashes.route(member: m)
+            guard !route.isEmpty else { return }
+            let chunk = Array(bytes)
+            memberHasher.async { for d in route { d.update(chunk) } }
+        }
         var endedMembers = 0
         gz.onMemberEnd = { m in endedMembers = m + 1 }
 
         let tar = TarReader(read: { try gz.read(into: $0) }, offset: { gz.offset })
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var checksumProblem: VerificationProblem? = nil
+        // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept.
+        let fileHasher = BoundedWorker(label: "apkit.verify.files")
+        let checksumMismatches = FirstMismatch()
 
         while let e = try tar.next() {
             let m = gz.memberIndex(at: e.offset)
@@ -161,21 +169,25 @@ public struct ArchiveReader {
                     if ScriptKind(fileName: e.path) != nil { report.scripts.append(e.path) }
                 }
             } else {
-                // Data entry.
-                var computed: String? = nil
+                // Data entry: content hashed on a worker thread while this one inflates.
                 if e.type == .regular || e.type == .contiguous {
                     let d = Digest(.sha1)
                     while true {
                         let n = try buffer.withUnsafeMutableBytes { try tar.readContent(into: $0) }
                         if n == 0 { break }
-                        buffer.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                        let chunk = Array(buffer[0..<n])
+                        fileHasher.async { d.update(chunk) }
                     }
-                    computed = d.finalize().hexString
-                } else if e.type == .symlink {
-                    computed = Digest.hash(.sha1, Array(e.linkTarget.utf8)).hexString
-                }
-                if let stored = e.sha1Checksum, let computed, stored.lowercased() != computed, checksumProblem == nil {
-                    checksumProblem = .badChecksum(path: e.path)
+                    if let stored = e.sha1Checksum {
+                        let path = e.path
+                        fileHasher.async {
+                            if stored.lowercased() != d.finalize().hexString { checksumMismatches.record(path) }
+                        }
+                    }
+                } else if e.type == .symlink, let stored = e.sha1Checksum,
+                          stored.lowercased() != Digest.hash(.sha1, Array(e.linkTarget.utf8)).hexString {
+                    let path = e.path
+                    fileHasher.async { checksumMismatches.record(path) }
                 }
                 if collectFiles {
                     guard report.files.count < 5_000_000 else { throw FormatError.limitExceeded("too many entries") }
@@ -200,6 +212,9 @@ public struct ArchiveReader {
         guard let control = controlMember else { throw FormatError.malformed("archive: no control member") }
         guard control <= 1 else { throw FormatError.malformed("archive: control member is empty or missing") }
 
+        memberHasher.wait()
+        fileHasher.wait()
+        let checksumProblem = checksumMismatches.first.map { VerificationProblem.badChecksum(path: $0) }
         hashes.finish()
         report.controlSHA1 = control == 0 ? hashes.member0SHA1Value : hashes.controlSHA1Value
         report.dataSHA256 = control == 0 ? hashes.member1SHA256Value : hashes.dataSHA256Value
@@ -291,26 +306,20 @@ final class MemberHashes {
         for t in SignatureType.allCases { control[t] = Digest(t.digest); tail[t] = Digest(t.digest) }
     }
 
-    func update(member m: Int, _ bytes: UnsafeRawBufferPointer) {
+    /// The digests the compressed bytes of member `m` go to, decided now (on the reading thread)
+    /// from what is known so far; the caller updates them, possibly on another thread.
+    func route(member m: Int) -> [Digest] {
         switch m {
         case 0:
             // Signature member or (unsigned package) control member: both small.
-            m0SHA1.update(bytes)
+            return [m0SHA1]
         case 1:
-            if signed {
-                controlSHA1.update(bytes)
-                for d in control.values { d.update(bytes) }
-                for d in tail.values { d.update(bytes) }
-            } else {
-                m1SHA256.update(bytes)
-            }
+            return signed ? [controlSHA1] + Array(control.values) + Array(tail.values) : [m1SHA256]
         case 2:
-            if signed {
-                dataSHA256.update(bytes)
-                if legacy { for d in tail.values { d.update(bytes) } }
-            }
+            guard signed else { return [] }
+            return legacy ? [dataSHA256] + Array(tail.values) : [dataSHA256]
         default:
-            if signed && legacy { for d in tail.values { d.update(bytes) } }
+            return signed && legacy ? Array(tail.values) : []
         }
     }
 
@@ -322,4 +331,30 @@ final class MemberHashes {
         for (t, d) in control { controlValues[t] = d.finalize() }
         for (t, d) in tail { tailValues[t] = d.finalize() }
     }
+}
+
+/// A serial worker with a bounded backlog: `async` blocks once `limit` jobs are queued, so memory
+/// stays bounded however fast the producer is.
+final class BoundedWorker {
+    private let queue: DispatchQueue
+    private let slots: DispatchSemaphore
+
+    init(label: String, limit: Int = 8) {
+        queue = DispatchQueue(label: label)
+        slots = DispatchSemaphore(value: limit)
+    }
+
+    func async(_ job: @escaping () -> Void) {
+        slots.wait()
+        queue.async { job(); self.slots.signal() }
+    }
+
+    /// Waits until every queued job has run.
+    func wait() { queue.sync {} }
+}
+
+/// The first path whose checksum did not match, in archive order (written only on one worker).
+final class FirstMismatch: @unchecked Sendable {
+    private(set) var first: String? = nil
+    func record(_ path: String) { if first == nil { first = path } }
 }

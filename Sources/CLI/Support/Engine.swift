@@ -1,6 +1,6 @@
 import APKFormat
 
-/// The compression engine for package data members.
+/// The compression engine for package data members: parallel libdeflate chunks joined into one gzip member.
 func makeCompressionEngine(_ settings: CompressionSettings) -> CompressionEngine {
-    ZlibGzipEngine(level: min(settings.level, 9))
+    ParallelDeflateEngine(settings: settings)
 }
