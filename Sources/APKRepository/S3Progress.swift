@@ -12,7 +12,7 @@ public enum UploadOutcome: Sendable {
 }
 
 /// Receives upload progress from `S3Storage` (calls may come from several threads).
-public protocol UploadProgress: AnyObject {
+public protocol UploadProgress: AnyObject, Sendable {
     func begin(key: String, total: UInt64)
     func update(key: String, sent: UInt64, total: UInt64)
     func end(key: String, outcome: UploadOutcome)

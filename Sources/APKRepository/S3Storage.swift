@@ -108,7 +108,7 @@ public final class S3Storage: RepositoryStorage {
                                            cacheControl: isIndex ? indexCacheControl
                                                : key.hasSuffix(".apk") ? objectCacheControl : keyCacheControl,
                                            metadata: ["sha256": sha], condition: condition, checksum: .md5,
-                                           progress: display.map { d in { sent, total in d.update(key: key, sent: sent, total: total) } })
+                                           progress: display.map { d in { @Sendable sent, total in d.update(key: key, sent: sent, total: total) } })
         } catch {
             let mapped = mapError(error, key: key)
             display?.end(key: key, outcome: mapped is StorageError ? .skipped : .failed)
