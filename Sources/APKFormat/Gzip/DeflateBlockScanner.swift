@@ -123,20 +123,20 @@ final class DeflateBlockScanner {
         @inline(__always) func refill() {
             if byte + 8 <= n {
                 buf |= UInt64(littleEndian: UnsafeRawPointer(p + byte).loadUnaligned(as: UInt64.self)) &<< UInt64(cnt)
-                byte += (63 - cnt) >> 3
+                byte &+= (63 &- cnt) &>> 3
                 cnt |= 56
             } else {
                 while cnt <= 56 {
                     if byte < n { buf |= UInt64(p[byte]) &<< UInt64(cnt) }
-                    byte += 1
-                    cnt += 8
+                    byte &+= 1
+                    cnt &+= 8
                 }
             }
         }
         refill()
         let skip = pos & 7
         buf &>>= UInt64(skip)
-        cnt -= skip
+        cnt &-= skip
         while true {
             refill()
             var e = lit[Int(truncatingIfNeeded: buf & litMask)]
@@ -146,28 +146,28 @@ final class DeflateBlockScanner {
             }
             let len = Int(e & 15)
             buf &>>= UInt64(len)
-            cnt -= len
-            let sym = Int(e >> 4)
+            cnt &-= len
+            let sym = Int(e &>> 4)
             if sym < 256 {
-                if byte > n && byte * 8 - cnt > limit { throw bad("block runs past the end", limit) }
+                if byte > n && byte &* 8 &- cnt > limit { throw bad("block runs past the end", limit) }
                 continue
             }
             if sym == 256 { break }
             guard sym <= 285 else { throw bad("invalid length symbol", byte * 8 - cnt) }
-            let lx = Int(extra[sym - 257])
+            let lx = Int(extra[sym &- 257])
             buf &>>= UInt64(lx)
-            cnt -= lx
+            cnt &-= lx
             var d = dist[Int(truncatingIfNeeded: buf & distMask)]
             if d == 0 {
                 guard let (s, l) = distCode.decode(buf) else { throw bad("invalid distance code", byte * 8 - cnt) }
                 d = UInt32(s << 4 | l)
             }
-            let dsym = Int(d >> 4)
+            let dsym = Int(d &>> 4)
             guard dsym < 30 else { throw bad("invalid distance symbol", byte * 8 - cnt) }
-            let dl = Int(d & 15) + Int(extra[32 + dsym])
+            let dl = Int(d & 15) &+ Int(extra[32 &+ dsym])
             buf &>>= UInt64(dl)
-            cnt -= dl
-            if byte > n && byte * 8 - cnt > limit { throw bad("block runs past the end", limit) }
+            cnt &-= dl
+            if byte > n && byte &* 8 &- cnt > limit { throw bad("block runs past the end", limit) }
         }
         pos = byte * 8 - cnt
     }
