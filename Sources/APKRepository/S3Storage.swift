@@ -67,8 +67,43 @@ public final class S3Storage: RepositoryStorage {
     public func stat(_ key: String, wantSHA256: Bool) throws -> StoredObject? {
         try validateKey(key)
         guard let info = try client.headObject(key: objectKey(key)) else { return nil }
-        return StoredObject(key: key, size: Int64(info.size), version: ObjectVersion(info.etag),
-                            sha256: Self.validSHA(info.metadata["sha256"]))
+        let sha = Self.validSHA(info.metadata["sha256"])
+        if plusCopies, let alias = Self.plusAlias(key) { try repairPlusAlias(key: key, alias: alias, sha256: sha) }
+        return StoredObject(key: key, size: Int64(info.size), version: ObjectVersion(info.etag), sha256: sha)
+    }
+
+    // MARK: '+' in package file names
+
+    /// Also store each package whose file name has a `+` (`libstdc++-14.2.0-r4.apk`) under the name
+    /// with the `+` replaced by a space. S3 decodes `+` in a URL path as a space, and apk requests
+    /// the file name unescaped, so over plain HTTP(S) to S3 `GET .../libstdc++-14.2.0-r4.apk` reads
+    /// the key `libstdc  -14.2.0-r4.apk`. (aptly's `plusWorkaround` does the same for apt.)
+    public var plusCopies = true
+
+    /// The space-for-plus name of a package key, nil when the file name has no `+`.
+    public static func plusAlias(_ key: String) -> String? {
+        let dir = key.lastIndex(of: "/").map { key[...$0] } ?? ""
+        let name = key.dropFirst(dir.count)
+        guard name.hasSuffix(".apk"), name.contains("+") else { return nil }
+        return dir + name.replacingOccurrences(of: "+", with: " ")
+    }
+
+    /// Makes the alias hold the same bytes as `key` (after an interrupted run it may be missing).
+    func repairPlusAlias(key: String, alias: String, sha256: String?) throws {
+        let have = try client.headObject(key: objectKey(alias))
+        if let have, let sha256, Self.validSHA(have.metadata["sha256"]) == sha256 { return }
+        let tmp = (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/apkit-s3-alias-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        guard let info = try client.getObject(key: objectKey(key), toFile: tmp) else { return }
+        let sha = try Self.validSHA(info.metadata["sha256"]) ?? sha256Hex(ofFile: tmp)
+        if let have, Self.validSHA(have.metadata["sha256"]) == sha { return }
+        try putAlias(alias, from: tmp, sha256: sha)
+    }
+
+    func putAlias(_ alias: String, from path: String, sha256: String) throws {
+        try client.uploadFile(key: objectKey(alias), path: path, contentType: "application/octet-stream",
+                              cacheControl: objectCacheControl, metadata: ["sha256": sha256], condition: .none,
+                              checksum: .md5)
     }
 
     public func get(_ key: String, to path: String) throws -> StoredObject? {
@@ -115,6 +150,8 @@ public final class S3Storage: RepositoryStorage {
             throw mapped
         }
         display?.end(key: key, outcome: .done)
+        // The space-for-plus copy, written before the index that names the package.
+        if plusCopies, let alias = Self.plusAlias(key) { try putAlias(alias, from: path, sha256: sha) }
         for upload in stale {
             // Best effort: a failure here leaves garbage, not a broken repository.
             if (try? client.abortMultipartUpload(key: upload.key, uploadId: upload.uploadId)) != nil { abortedStaleUploads += 1 }

@@ -177,6 +177,12 @@ final class S3PublishTests: XCTestCase {
             XCTAssertEqual(o["type"] as? String, "application/octet-stream", key, file: file, line: line)
             XCTAssertEqual(o["cache"] as? String, "public, max-age=31536000, immutable", key, file: file, line: line)
             XCTAssertEqual(o["sha256"] as? String, info["sha256"] as? String, "\(key): x-amz-meta-sha256", file: file, line: line)
+            if key.contains("+") {
+                // The copy under the space-for-plus name, which S3 serves for a GET of the '+' name.
+                let alias = key.replacingOccurrences(of: "+", with: " ")
+                XCTAssertEqual(objects[alias]?["sha256"] as? String, info["sha256"] as? String, "\(alias): copy", file: file, line: line)
+                XCTAssertEqual(objects[alias]?["size"] as? Int, info["size"] as? Int, alias, file: file, line: line)
+            }
             let arch = String(key.split(separator: "/")[0])
             let entries = (indexes["\(arch)/APKINDEX.tar.gz"]?["entries"] as? [[String: String]]) ?? []
             let file_ = String(key.split(separator: "/")[1])
@@ -234,7 +240,7 @@ final class S3PublishTests: XCTestCase {
             let repo = try inspect(server, bucket: bucket, prefix: "alpine/v3.20/main", packages: expected)
             checkRepository(repo, packages: expected)
             XCTAssertEqual((repo["uploads"] as! [String]), [])
-            let etags = (repo["objects"] as! [String: [String: Any]]).mapValues { $0["etag"] as! String }
+            let firstEtags = (repo["objects"] as! [String: [String: Any]]).mapValues { $0["etag"] as! String }
 
             // Again: a no-op, nothing rewritten.
             let again = try publish(server, target, ["--json", hello, lib, arm])
@@ -245,7 +251,17 @@ final class S3PublishTests: XCTestCase {
             XCTAssertEqual(Set((report["packages"] as! [[String: Any]]).map { $0["status"] as! String }), ["unchanged"])
             XCTAssertEqual((report["indexes"] as! [[String: Any]]).map { $0["unchanged"] as! Bool }, [true, true])
             let repo2 = try inspect(server, bucket: bucket, prefix: "alpine/v3.20/main", packages: expected)
-            XCTAssertEqual((repo2["objects"] as! [String: [String: Any]]).mapValues { $0["etag"] as! String }, etags)
+            XCTAssertEqual((repo2["objects"] as! [String: [String: Any]]).mapValues { $0["etag"] as! String }, firstEtags)
+
+            // The space-for-plus copy is put back when it is missing (an interrupted earlier run).
+            let alias = "alpine/v3.20/main/x86_64/libstdc  -14.2.0-r4.apk"
+            XCTAssertEqual(try server.python("s3.delete_object(Bucket=bucket, Key=sys.argv[1])", bucket: bucket, [alias]).status, 0)
+            let repair = try publish(server, target, [lib])
+            XCTAssertEqual(repair.status, 0, repair.stderr)
+            XCTAssertTrue(repair.stdout.contains("unchanged: \(target)/x86_64/libstdc++-14.2.0-r4.apk"), repair.stdout)
+            let repaired = try inspect(server, bucket: bucket, prefix: "alpine/v3.20/main", packages: expected)
+            checkRepository(repaired, packages: expected)
+            let etags = (repaired["objects"] as! [String: [String: Any]]).mapValues { $0["etag"] as! String }
 
             // A different package under the same name: refused, nothing changed.
             let other = try makePackage(dir, name: "hello", version: "1.0-r0", payload: Data("changed\n".utf8), output: dir.sub("other"))

@@ -99,8 +99,12 @@ struct S3Options: ParsableArguments {
     @Option(name: .long, help: "PEM file of CA certificates to trust for the endpoint.")
     var caBundle: String?
 
-    @Flag(name: .long, help: "Do not show upload progress.")
+    @Flag(name: .long, help: "Do not show upload progress bars (on a terminal they are drawn on stderr).")
     var noProgress = false
+
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "Also store a package whose file name has '+' (libstdc++-1.0-r0.apk) under the name with spaces: S3 reads '+' in a URL path as a space.")
+    var plusCopies = true
 
     static func parseSize(_ s: String) -> UInt64? {
         let t = s.trimmingCharacters(in: .whitespaces).uppercased()
@@ -130,6 +134,7 @@ struct S3Options: ParsableArguments {
             config.concurrency = c
         }
         let storage = S3Storage(client: try S3Client(config), prefix: prefix)
+        storage.plusCopies = plusCopies
         // A bar per upload on a terminal; in CI (no tty) only the one line per finished object.
         if !noProgress && !quiet && isatty(2) != 0 && isatty(1) != 0 {
             storage.progress = TerminalProgressBar()
