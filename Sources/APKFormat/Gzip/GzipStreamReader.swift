@@ -13,7 +13,7 @@ public final class GzipStreamReader {
     public private(set) var member = 0
     /// Decompressed offsets at which each member started.
     public private(set) var memberStarts: [Int64] = [0]
-    /// Decompressed bytes produced so far.
+    /// Decompressed bytes produced so far (including read-ahead not yet returned).
     public private(set) var offset: Int64 = 0
     /// Compressed bytes consumed so far.
     public private(set) var compressedOffset: Int64 = 0
@@ -44,16 +44,45 @@ public final class GzipStreamReader {
         if n == 0 { sourceEOF = true }
     }
 
+    // Decompressed bytes inflated ahead of the reader. Read-ahead never crosses into the next
+    // member before the reader has taken every byte of the current one, so a delegate deciding
+    // how to hash a member always knows what the previous members held.
+    private var output = [UInt8](repeating: 0, count: 256 * 1024)
+    private var outputStart = 0, outputEnd = 0
+
     /// Reads decompressed bytes; returns 0 only at the end of the last member.
     public func read(into out: UnsafeMutableRawBufferPointer) throws -> Int {
-        guard !finished, out.count > 0 else { return 0 }
-        while true {
+        guard out.count > 0 else { return 0 }
+        if outputStart == outputEnd {
+            outputStart = 0
+            outputEnd = try inflateAhead()
+            if outputEnd == 0 { return 0 }
+        }
+        let n = min(out.count, outputEnd - outputStart)
+        output.withUnsafeBytes { src in
+            out.baseAddress!.copyMemory(from: src.baseAddress! + outputStart, byteCount: n)
+        }
+        outputStart += n
+        return n
+    }
+
+    /// Fills `output` from the current member (starting the next one only when this is called
+    /// at a member boundary); returns the bytes produced, 0 at the end of the stream.
+    private func inflateAhead() throws -> Int {
+        guard !finished else { return 0 }
+        var filled = 0
+        while filled < output.count {
             try fill()
             if inputStart == inputEnd {
-                if atMemberStart { finished = true; return 0 }
+                if atMemberStart {
+                    if filled > 0 { return filled }
+                    finished = true
+                    return 0
+                }
                 throw FormatError.malformed("gzip stream: truncated (member \(member) has no end)")
             }
             if atMemberStart {
+                if filled > 0 { return filled } // hand over this member's bytes first
                 // A new member must start with the gzip magic; anything else is trailing garbage.
                 if input[inputStart] != 0x1f {
                     throw FormatError.malformed("gzip stream: garbage after member \(member - 1)")
@@ -61,14 +90,17 @@ public final class GzipStreamReader {
                 atMemberStart = false
             }
             let availBefore = inputEnd - inputStart
+            let room = output.count - filled
             var rc: Int32 = Z_OK
             let produced: Int = input.withUnsafeMutableBytes { inBuf in
-                stream.next_in = inBuf.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
-                stream.avail_in = uInt(availBefore)
-                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
-                stream.avail_out = uInt(out.count)
-                rc = inflate(&stream, Z_NO_FLUSH)
-                return out.count - Int(stream.avail_out)
+                output.withUnsafeMutableBytes { outBuf in
+                    stream.next_in = inBuf.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
+                    stream.avail_in = uInt(availBefore)
+                    stream.next_out = outBuf.baseAddress!.assumingMemoryBound(to: Bytef.self) + filled
+                    stream.avail_out = uInt(room)
+                    rc = inflate(&stream, Z_NO_FLUSH)
+                    return room - Int(stream.avail_out)
+                }
             }
             let consumed = availBefore - Int(stream.avail_in)
             if consumed > 0 {
@@ -77,6 +109,7 @@ public final class GzipStreamReader {
                 compressedOffset += Int64(consumed)
             }
             offset += Int64(produced)
+            filled += produced
             switch rc {
             case Z_OK, Z_BUF_ERROR:
                 if rc == Z_BUF_ERROR && consumed == 0 && produced == 0 && sourceEOF {
@@ -93,8 +126,8 @@ public final class GzipStreamReader {
             default:
                 throw FormatError.malformed("gzip stream: inflate error \(rc) in member \(member)")
             }
-            if produced > 0 { return produced }
         }
+        return filled
     }
 
     /// The member that decompressed `offset` belongs to.

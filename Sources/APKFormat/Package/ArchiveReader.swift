@@ -169,19 +169,29 @@ public struct ArchiveReader {
                     if ScriptKind(fileName: e.path) != nil { report.scripts.append(e.path) }
                 }
             } else {
-                // Data entry: content hashed on a worker thread while this one inflates.
+                // Data entry. Small files are hashed here; large ones on a worker thread while
+                // this one inflates.
                 if e.type == .regular || e.type == .contiguous {
                     let d = Digest(.sha1)
+                    let inline = e.size <= 256 * 1024
                     while true {
                         let n = try buffer.withUnsafeMutableBytes { try tar.readContent(into: $0) }
                         if n == 0 { break }
-                        let chunk = Array(buffer[0..<n])
-                        fileHasher.async { d.update(chunk) }
+                        if inline {
+                            buffer.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                        } else {
+                            let chunk = Array(buffer[0..<n])
+                            fileHasher.async { d.update(chunk) }
+                        }
                     }
                     if let stored = e.sha1Checksum {
                         let path = e.path
-                        fileHasher.async {
-                            if stored.lowercased() != d.finalize().hexString { checksumMismatches.record(path) }
+                        if inline {
+                            if stored.lowercased() != d.finalize().hexString { fileHasher.async { checksumMismatches.record(path) } }
+                        } else {
+                            fileHasher.async {
+                                if stored.lowercased() != d.finalize().hexString { checksumMismatches.record(path) }
+                            }
                         }
                     }
                 } else if e.type == .symlink, let stored = e.sha1Checksum,
