@@ -99,7 +99,7 @@ final class FormatCoreTests: XCTestCase {
         }
     }
 
-    /// Builds a package in-process, then feeds thousands of mutated copies to the reader:
+    /// Builds a package in-process, then feeds hundreds of mutated copies to the reader:
     /// it must never crash or hang, and only mutations of bytes that carry no content
     /// (gzip header MTIME/XFL/OS fields) may still verify.
     func testReaderSurvivesRandomMutations() throws {
@@ -118,7 +118,7 @@ final class FormatCoreTests: XCTestCase {
         let original = FileManager.default.contents(atPath: built.path)!
         var rng = SeededGenerator(seed: 42)
         var passed = 0
-        for round in 0..<1500 {
+        for round in 0..<800 {
             var d = original
             let flips = 1 + Int(rng.next() % 3)
             for _ in 0..<flips { d[Int(rng.next() % UInt64(d.count))] ^= UInt8(1 << (rng.next() % 8)) }
@@ -127,7 +127,7 @@ final class FormatCoreTests: XCTestCase {
             FileManager.default.createFile(atPath: p, contents: d)
             if reader.read(path: p).ok { passed += 1 }
         }
-        XCTAssertLessThan(passed, 60, "too many mutated packages verified")
+        XCTAssertLessThan(passed, 32, "too many mutated packages verified")
     }
 }
 

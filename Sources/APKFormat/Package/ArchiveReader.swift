@@ -125,7 +125,7 @@ public struct ArchiveReader {
         gz.onMemberEnd = { m in endedMembers = m + 1 }
 
         let tar = TarReader(read: { try gz.read(into: $0) }, offset: { gz.offset })
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept.
         let fileHasher = BoundedWorker(label: "apkit.verify.files")
         let checksumMismatches = FirstMismatch()
