@@ -7,7 +7,7 @@ import S3Client
 struct PublishCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish .apk files into a repository directory: DIR/<arch>/, its signed APKINDEX.tar.gz, DIR/keys/.",
+        abstract: "Publish .apk files into a repository (a directory or s3://BUCKET/PREFIX): <arch>/, its signed APKINDEX.tar.gz, keys/.",
         discussion: """
             Copies each package to DIR/<arch>/<name>-<version>.apk (arch read from the package), places the \
             public key at DIR/keys/<keyname>, then merges the packages into DIR/<arch>/APKINDEX.tar.gz, last. \
@@ -15,6 +15,14 @@ struct PublishCommand: ParsableCommand {
             Publishing the same package again changes nothing; a different package under the same file name \
             is refused unless --overwrite. Clients: put DIR's URL in /etc/apk/repositories and the key in \
             /etc/apk/keys/.
+
+            With --to s3://BUCKET/PREFIX the same layout goes under PREFIX in the bucket. Credentials, region \
+            and endpoint are found as the AWS CLI finds them (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, \
+            AWS_SESSION_TOKEN, AWS_PROFILE, ~/.aws/credentials and ~/.aws/config, AWS_REGION, AWS_ENDPOINT_URL, \
+            AWS_CA_BUNDLE); the options below override them. Packages are written with If-None-Match: * \
+            (never silently replaced), the index with If-Match on the version read and merged again on a \
+            conflict, so concurrent CI jobs can publish into one repository. Large packages are uploaded in \
+            parts; an interrupted run is completed by running it again.
             """)
 
     @Option(name: .long, help: "Repository: a local directory, or s3://BUCKET[/PREFIX].")
@@ -38,7 +46,7 @@ struct PublishCommand: ParsableCommand {
     @Flag(name: .long, help: "Print a JSON report on stdout.")
     var json = false
 
-    @OptionGroup(title: "S3 destinations (s3://BUCKET/PREFIX; credentials as the AWS CLI finds them)")
+    @OptionGroup(title: "S3 options (for --to s3://BUCKET/PREFIX)")
     var s3: S3Options
 
     @Argument(help: "Package files (.apk); default: the ones `apkit build` wrote, packages/*/*.apk.")
@@ -90,10 +98,10 @@ struct S3Options: ParsableArguments {
     @Flag(name: .long, help: "Path-style URLs (endpoint/bucket/key) instead of virtual-hosted ones.")
     var pathStyle = false
 
-    @Option(name: .long, help: "Multipart part size, e.g. 8M, 64M, 1G (bytes without a suffix; min 5M).")
+    @Option(name: .long, help: "Multipart part size, e.g. 8M, 64M, 1G (default 8M; min 5M). Files up to max(16M, part size) go in one PUT.")
     var partSize: String?
 
-    @Option(name: .long, help: "Parts uploaded at once in a multipart upload.")
+    @Option(name: .long, help: "Parts uploaded at once in a multipart upload (default 4).")
     var concurrency: Int?
 
     @Option(name: .long, help: "PEM file of CA certificates to trust for the endpoint.")
