@@ -297,6 +297,33 @@ final class S3PublishTests: XCTestCase {
         }
     }
 
+    /// On a terminal (run under `script`, which gives it a pty) each upload draws a progress bar
+    /// with bytes, rate and ETA on stderr; --no-progress and --json leave only the result lines.
+    func testProgressBarOnTerminal() throws {
+        let server = try Server.get("moto")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/script") else { throw XCTSkip("no /usr/bin/script (util-linux)") }
+        let bucket = try server.makeBucket()
+        let dir = TempDir("apkit-s3pub")
+        let big = try makePackage(dir, name: "big", version: "1-r0", payload: randomData(20 << 20), output: dir.sub("out"))
+        func underPty(_ extra: [String], _ prefix: String) throws -> String {
+            let cmd = ([apkitBinary, "publish", "--to", "s3://\(bucket)/\(prefix)", "--endpoint", server.endpoint,
+                        "--key", TestKeys.privateKey] + extra + [big]).map { "'\($0)'" }.joined(separator: " ")
+            let r = try runProcess("/usr/bin/script", ["-qec", cmd, "/dev/null"], environment: server.environment)
+            XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+            return r.stdout
+        }
+        let shown = try underPty([], "a")
+        XCTAssertTrue(shown.contains("\rx86_64/big-1-r0.apk [--------------------] 0 B/20.0 MiB"), shown)
+        XCTAssertTrue(shown.contains("[####################] 20.0 MiB/20.0 MiB"), shown)
+        XCTAssertTrue(shown.contains("/s  ETA "), shown)
+        XCTAssertTrue(shown.contains("added: s3://\(bucket)/a/x86_64/big-1-r0.apk"), shown)
+        for flags in [["--no-progress"], ["--json"]] {
+            let quiet = try underPty(flags, flags[0])
+            XCTAssertFalse(quiet.contains("ETA"), quiet)
+            XCTAssertFalse(quiet.contains("[--------------------]"), quiet)
+        }
+    }
+
     /// Wrong credentials: one clear error line, and no secret in it.
     func testBadCredentialsErrorHasNoSecret() throws {
         var server = try Server.get("ministack")
