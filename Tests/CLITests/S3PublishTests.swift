@@ -324,6 +324,38 @@ final class S3PublishTests: XCTestCase {
         }
     }
 
+    /// A 48 MiB package goes up in parts and the publisher's peak memory stays far below the
+    /// package size (max RSS of the apkit process, measured by Python's getrusage of its child).
+    func testLargePackageMemoryStaysFlat() throws {
+        let server = try Server.get("ministack")
+        let bucket = try server.makeBucket()
+        let dir = TempDir("apkit-s3pub")
+        let big = try makePackage(dir, name: "big", version: "48-r0", payload: randomData(48 << 20), output: dir.sub("out"))
+        let small = try makePackage(dir, name: "small", version: "1-r0", payload: Data("s".utf8), output: dir.sub("out"))
+        func maxRSS(_ pkg: String, _ prefix: String) throws -> Int {
+            let r = try runProcess("python3", ["-c", """
+                import resource, subprocess, sys
+                p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+                sys.stderr.write(p.stdout + p.stderr)
+                print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+                sys.exit(p.returncode)
+                """, apkitBinary, "publish", "--to", "s3://\(bucket)/\(prefix)", "--endpoint", server.endpoint,
+                "--key", TestKeys.privateKey, "--part-size", "8M", "--concurrency", "4", pkg], environment: server.environment)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+        }
+        let baseline = try maxRSS(small, "small")
+        let rss = try maxRSS(big, "big")
+        print("max RSS publishing a 1.4 KB package: \(baseline) KiB; a 48 MiB package: \(rss) KiB")
+        XCTAssertGreaterThan(rss, 0)
+        // Reading the package into memory would add 48 MiB; parts in flight are streamed from the file.
+        XCTAssertLessThan(rss - baseline, 24 << 10, "peak memory grew with the package size")
+        let repo = try inspect(server, bucket: bucket, prefix: "big", packages: ["x86_64/big-48-r0.apk": big])
+        checkRepository(repo, packages: ["x86_64/big-48-r0.apk": big])
+        let etag = ((repo["objects"] as! [String: [String: Any]])["x86_64/big-48-r0.apk"]?["etag"] as? String) ?? ""
+        XCTAssertTrue(etag.hasSuffix("-7\""), "expected a 7-part multipart upload, ETag \(etag)")
+    }
+
     /// Wrong credentials: one clear error line, and no secret in it.
     func testBadCredentialsErrorHasNoSecret() throws {
         var server = try Server.get("ministack")
