@@ -153,7 +153,9 @@ public final class Publisher {
             guard !arch.isEmpty, !arch.contains("/"), arch != ".", arch != "..", arch != "keys" else {
                 throw PublishError.package(path: f, reason: "invalid arch '\(arch)'")
             }
-            let entry = try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize)
+            // Listed under the directory's arch, as `apk index --rewrite-arch` does, so apk finds it there.
+            let entry = try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize,
+                                            rewriteArch: info.arch == "noarch" ? arch : nil)
             let key = "\(arch)/\(info.name)-\(info.version).apk"
             let sha = try sha256Hex(ofFile: f)
             if let i = byKey[key] {

@@ -57,7 +57,11 @@ public struct IndexEntry: Sendable, Equatable {
     /// (`[!]name[op version]`, `@tag` dropped, unparsable tails dropped). Fields are then written
     /// in apk's order: `C P V A S I T U L o m t c k D p i`, with `A o m c` only when present,
     /// `t k` only when non-zero, `D p i` only when non-empty.
-    public static func make(pkginfo: String, controlSHA1: [UInt8], fileSize: Int64) throws -> IndexEntry {
+    /// - Parameter rewriteArch: the arch to write in `A:` instead of the package's own, as
+    ///   `apk index --rewrite-arch` does (abuild passes `$CARCH`): apk fetches a package from
+    ///   `<repo>/<A:>/`, so a noarch package stored under `x86_64/` must be listed as x86_64.
+    public static func make(pkginfo: String, controlSHA1: [UInt8], fileSize: Int64,
+                            rewriteArch: String? = nil) throws -> IndexEntry {
         var name: String? = nil, version: String? = nil
         var desc = "", url = "", license = ""
         var arch: String? = nil, origin: String? = nil, maintainer: String? = nil, commit: String? = nil
@@ -76,7 +80,7 @@ public struct IndexEntry: Sendable, Equatable {
             case "url": url = v
             case "size": installed = pullUInt(v)
             case "license": license = v
-            case "arch": arch = v
+            case "arch": arch = rewriteArch ?? v
             case "depend": depends += parseDependencies(v)
             case "install_if": installIf += parseDependencies(v)
             case "provides": provides += parseDependencies(v)

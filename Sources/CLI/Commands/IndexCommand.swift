@@ -26,6 +26,9 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .long, help: "Keep only the newest N versions of each package name.")
     var prune: Int?
 
+    @Option(name: .long, help: "Write this arch in every entry's A: field, as apk index --rewrite-arch (abuild passes $CARCH, so noarch packages are found in <repo>/<arch>/).")
+    var rewriteArch: String?
+
     @Option(name: [.short, .long], help: "Output file (written atomically).")
     var output: String
 
@@ -57,7 +60,7 @@ struct IndexCommand: ParsableCommand {
                     throw CLIError("\(f): \(p)\(hint)")
                 }
                 guard r.kind == .package, let text = r.pkginfoText else { throw CLIError("\(f): not an .apk package") }
-                new.append(try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize))
+                new.append(try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize, rewriteArch: rewriteArch))
             }
             let before = index.entries.count
             let replaced = index.merge(new)
