@@ -180,6 +180,18 @@ public final class Publisher {
             }
         }
 
+        // 2b. Pre-flight: every index we will merge into must be one we trust, checked before any
+        // write so that a refusal leaves the repository exactly as it was.
+        for arch in Set(candidates.map { $0.arch }).sorted() {
+            let key = "\(arch)/APKINDEX.tar.gz"
+            let current = work + "/APKINDEX.preflight.tar.gz"
+            defer { unlink(current) }
+            if try storage.get(key, to: current) != nil {
+                _ = try APKIndex.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
+                                      source: "\(storage.location)/\(key)")
+            }
+        }
+
         // 3. The public key.
         let keyKey = "keys/\(signer.keyName)"
         report.publicKey = keyKey

@@ -124,6 +124,9 @@ final class PublisherTests: XCTestCase {
         XCTAssertThrowsError(try publisher(repo).publish([mine])) { e in
             XCTAssertTrue("\(e)".contains("x86_64/APKINDEX.tar.gz: UNTRUSTED index: it is signed by stranger.rsa.pub"), "\(e)")
         }
+        // Refused before any write: neither the package nor our public key were stored.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repo + "/x86_64/alpha-1.0-r0.apk"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: repo + "/keys"))
         // With allowUntrusted the old index is taken over (and re-signed with our key).
         _ = try publisher(repo) { $0.allowUntrusted = true }.publish([mine])
         XCTAssertEqual(names(try index(repo)), ["alpha-1.0-r0"])
