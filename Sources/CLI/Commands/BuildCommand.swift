@@ -25,7 +25,7 @@ struct BuildCommand: ParsableCommand {
     @OptionGroup var compression: CompressionOptions
 
     func run() throws {
-        do {
+        try runReportingErrors {
             let path = try RecipeLoader.locate(config, in: ".")
             let recipe = try RecipeLoader.load(file: path, warn: { warn($0) })
             let signer = try signing.makeSigner()
@@ -41,15 +41,6 @@ struct BuildCommand: ParsableCommand {
             for p in try builder.run() {
                 print("wrote \(relative(p.path))")
             }
-        } catch let e as RecipeError {
-            FileHandle.standardError.write(Data("apkit: error: \(e.description.split(separator: "\n").joined(separator: " "))\n".utf8))
-            throw ExitCode(e.exitCode == 0 ? 1 : e.exitCode)
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            let line = "\(error)".split(separator: "\n").joined(separator: " ")
-            FileHandle.standardError.write(Data("apkit: error: \(line)\n".utf8))
-            throw ExitCode(1)
         }
     }
 

@@ -1,4 +1,5 @@
 import APKFormat
+import APKRecipe
 import ArgumentParser
 import Foundation
 
@@ -9,7 +10,8 @@ struct CLIError: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// Prints `apkit: error: <one line>` and exits non-zero. Every command's body runs through this.
+/// Prints `apkit: error: <one line>` and exits non-zero (a failed build command's own exit code,
+/// else 1). Every command's body runs through this.
 func runReportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
@@ -20,7 +22,8 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch {
         let line = "\(error)".split(separator: "\n").joined(separator: " ")
         FileHandle.standardError.write(Data("apkit: error: \(line)\n".utf8))
-        throw ExitCode(1)
+        let code = (error as? RecipeError).map { $0.exitCode == 0 ? 1 : $0.exitCode } ?? 1
+        throw ExitCode(code)
     }
 }
 
