@@ -36,7 +36,9 @@ public final class TarWriter {
         var storedName = Array(e.path.utf8)
         if e.type == .directory { storedName.append(0x2F) }
         var pax = PaxRecords()
-        if storedName.count > 100 { pax.append("path", bytes: storedName) }
+        // GNU tar (posix) moves a name to a `path` record when it is too long for the header or
+        // not plain ASCII; link targets only when too long.
+        if storedName.count > 100 || storedName.contains(where: { $0 >= 0x80 }) { pax.append("path", bytes: storedName) }
         let link = Array(e.linkTarget.utf8)
         if link.count > 100 { pax.append("linkpath", bytes: link) }
         if e.size > TarHeader.maxOctalSize { pax.append("size", String(e.size)) }
