@@ -44,6 +44,9 @@ public final class Digest {
     public static func hash(_ algorithm: Algorithm, _ data: Data) -> [UInt8] {
         let d = Digest(algorithm); d.update(data); return d.finalize()
     }
+    public static func hash(_ algorithm: Algorithm, _ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        let d = Digest(algorithm); d.update(bytes); return d.finalize()
+    }
     public static func hash(_ algorithm: Algorithm, _ bytes: [UInt8]) -> [UInt8] {
         let d = Digest(algorithm); d.update(bytes); return d.finalize()
     }

@@ -108,16 +108,31 @@ public struct PackageBuilder: Sendable {
                     try tar.begin(t)
                     continue
                 }
-                // Pass 1: SHA-1 of the content (it goes in the header, before the content).
-                let sha1 = Digest(.sha1)
-                let hashed = try stream(full, buffer: &buffer) { sha1.update($0) }
-                guard hashed == e.size else { throw changed(full) }
                 t.size = e.size
-                t.sha1 = sha1.finalize()
-                try tar.begin(t)
-                // Pass 2: the content itself.
-                let copied = try stream(full, buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
-                guard copied == e.size else { throw changed(full) }
+                if e.size <= Int64(buffer.count) {
+                    // Small file: one read, hashed and written from memory.
+                    let src = try FileSource(path: full)
+                    var got = 0
+                    while got <= Int(e.size) {
+                        let n = try buffer.withUnsafeMutableBytes { try src.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+                        if n == 0 { break }
+                        got += n
+                        if got == buffer.count { break }
+                    }
+                    guard got == Int(e.size) else { throw changed(full) }
+                    t.sha1 = buffer.withUnsafeBytes { Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                    try tar.begin(t)
+                    try buffer.withUnsafeBytes { try tar.writeContent(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                } else {
+                    // Large file, streamed twice: the SHA-1 goes in the header, before the content.
+                    let sha1 = Digest(.sha1)
+                    let hashed = try stream(full, buffer: &buffer) { sha1.update($0) }
+                    guard hashed == e.size else { throw changed(full) }
+                    t.sha1 = sha1.finalize()
+                    try tar.begin(t)
+                    let copied = try stream(full, buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
+                    guard copied == e.size else { throw changed(full) }
+                }
                 try tar.finishContent(size: e.size)
             }
         }
