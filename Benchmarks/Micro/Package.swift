@@ -8,8 +8,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     dependencies: [
         .package(name: "apkit", path: "../.."),
-        // Without its default traits: no malloc/ARC interposers (their packages are not all mirrored here).
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: []),
+        // Only the MallocInterposer trait (malloc counters): the default RuntimeInterposer trait needs
+        // ordo-one/swift-runtime-interposer, which is not in this environment's package mirror.
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         .executableTarget(

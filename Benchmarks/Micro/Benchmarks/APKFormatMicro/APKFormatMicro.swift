@@ -29,7 +29,7 @@ final class NullSink: ByteSink {
 let eightMiB = sampleBytes(8 << 20)
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .cpuTotal, .throughput, .peakMemoryResident],
+    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .cpuTotal, .throughput, .peakMemoryResident, .mallocCountTotal],
                                            maxDuration: .seconds(3), maxIterations: 50)
 
     for level in [1, 6, 11] {
