@@ -280,7 +280,7 @@ public enum DependencyTracer {
     static func rpaths(_ tree: TraceTree) throws -> [String] {
         var out: [String] = []
         for e in tree.walk() where e.kind == .file {
-            guard let elf = try? ELFFile.read(path: tree.full(e.path)) else { continue }
+            guard let elf = tree.elf(e.path) else { continue }
             let dir = "/" + (e.path as NSString).deletingLastPathComponent
             let origin = dir == "/" ? "" : dir
             for r in elf.rpath + elf.runpath where !r.isEmpty {
@@ -325,7 +325,7 @@ public enum DependencyTracer {
             for rel in entries {
                 guard let (kind, _) = tree.lstatKind(rel), kind == .file || kind == .symlink,
                       let target = tree.resolve(rel), target.kind == .file,
-                      let elf = try? ELFFile.read(path: tree.full(target.path)) else { continue }
+                      let elf = tree.elf(target.path) else { continue }
                 let fileName = (rel as NSString).lastPathComponent
                 var soname = elf.soname ?? ""
                 if elf.soname == nil {
@@ -363,7 +363,7 @@ public enum DependencyTracer {
 
         var needed: [String] = []
         for e in tree.walk() where e.kind == .file {
-            guard let elf = try? ELFFile.read(path: tree.full(e.path)),
+            guard let elf = tree.elf(e.path),
                   elf.type == .executable || elf.type == .sharedObject else { continue }
             needed += elf.needed
         }

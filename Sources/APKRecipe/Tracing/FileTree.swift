@@ -16,8 +16,12 @@ public struct TraceError: Error, CustomStringConvertible, Equatable {
 /// Read-only views of a staged package tree. Paths are relative to the root without a leading
 /// slash (`usr/lib/libfoo.so.1`). Symbolic links are never followed outside the root: an absolute
 /// target is taken relative to the package root, as it would be once installed.
-struct TraceTree {
+/// The full walk and the ELF parse of each file are done once and cached: tracing asks for them
+/// in several phases.
+final class TraceTree {
     let root: String
+    private var fullWalk: [Entry]? = nil
+    private var elfFiles: [String: ELFFile?] = [:]
 
     enum Kind { case file, directory, symlink, other }
 
@@ -52,13 +56,31 @@ struct TraceTree {
 
     /// Every entry below `rel`, depth first in bytewise name order, without following symlinks.
     func walk(_ rel: String = "", depth: Int = 0) -> [Entry] {
+        if rel.isEmpty && depth == 0 {
+            if let w = fullWalk { return w }
+            let w = walkUncached(rel, depth: depth)
+            fullWalk = w
+            return w
+        }
+        return walkUncached(rel, depth: depth)
+    }
+
+    /// The ELF file at `rel`, parsed once; nil when it is not (well-formed) ELF.
+    func elf(_ rel: String) -> ELFFile? {
+        if let cached = elfFiles[rel] { return cached }
+        let parsed = try? ELFFile.read(path: full(rel))
+        elfFiles[rel] = .some(parsed ?? nil)
+        return parsed ?? nil
+    }
+
+    private func walkUncached(_ rel: String, depth: Int) -> [Entry] {
         guard depth < 256 else { return [] }
         var out: [Entry] = []
         for name in list(rel) {
             let p = rel.isEmpty ? name : rel + "/" + name
             guard let (k, mode) = lstatKind(p) else { continue }
             out.append(Entry(path: p, kind: k, mode: mode))
-            if k == .directory { out += walk(p, depth: depth + 1) }
+            if k == .directory { out += walkUncached(p, depth: depth + 1) }
         }
         return out
     }
