@@ -52,7 +52,7 @@ final class ParallelDeflateTests: XCTestCase {
 
     /// Text-like data with repeats (compressible) from a fixed seed.
     private func textLike(_ count: Int, seed: UInt64 = 42) -> Data {
-        var rng = PDSplitMix(seed)
+        var rng = SeededGenerator(seed: seed)
         let words = ["alpine", "package", "signature", "control", "data", "usr/lib/", "libswift", ".so", "\n", " ", "=", "0x"]
         var out = Data(capacity: count)
         while out.count < count {
@@ -67,7 +67,7 @@ final class ParallelDeflateTests: XCTestCase {
     }
 
     private func random(_ count: Int, seed: UInt64 = 7) -> Data {
-        var rng = PDSplitMix(seed)
+        var rng = SeededGenerator(seed: seed)
         var bytes = [UInt8](repeating: 0, count: count)
         for i in 0..<count { bytes[i] = UInt8(truncatingIfNeeded: rng.next() >> 24) }
         return Data(bytes)
@@ -234,15 +234,3 @@ final class ParallelDeflateTests: XCTestCase {
     }
 }
 
-/// A small deterministic generator (PDSplitMix64).
-private struct PDSplitMix {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
