@@ -1,38 +1,5 @@
+import APKFormat
 import Foundation
-
-/// The few ELF header fields staging needs (the full parser lives in Tracing/).
-struct ELFHeaderInfo {
-    var type: UInt16      // 2 = EXEC, 3 = DYN
-    var machine: UInt16
-    var osabi: UInt8
-    var is64: Bool
-
-    static func read(_ path: String) -> ELFHeaderInfo? {
-        guard let fh = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? fh.close() }
-        guard let d = try? fh.read(upToCount: 20), d.count == 20 else { return nil }
-        let b = [UInt8](d)
-        guard b[0] == 0x7f, b[1] == 0x45, b[2] == 0x4c, b[3] == 0x46 else { return nil }
-        let little = b[5] == 1
-        func u16(_ o: Int) -> UInt16 { little ? UInt16(b[o]) | UInt16(b[o + 1]) << 8 : UInt16(b[o]) << 8 | UInt16(b[o + 1]) }
-        return ELFHeaderInfo(type: u16(16), machine: u16(18), osabi: b[7], is64: b[4] == 2)
-    }
-
-    /// Alpine arch of an ELF machine number (nil when unknown).
-    static func arch(machine: UInt16, is64: Bool) -> String? {
-        switch machine {
-        case 62: return "x86_64"
-        case 3: return "x86"
-        case 183: return "aarch64"
-        case 40: return "armv7"   // or armhf: both are EM_ARM
-        case 21: return "ppc64le"
-        case 22: return "s390x"
-        case 243: return "riscv64"
-        case 258: return "loongarch64"
-        default: return nil
-        }
-    }
-}
 
 /// Strips ELF executables and shared objects in a staged tree, as abuild's `stripbin`.
 enum Stripper {
@@ -62,7 +29,8 @@ enum Stripper {
             var st = stat()
             guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
             if rel.hasPrefix("usr/lib/debug/") { continue }
-            guard let h = ELFHeaderInfo.read(p), h.type == 2 || h.type == 3, h.osabi != 255 else { continue }
+            guard let h = try? ELFFile.read(path: p), h.type == .executable || h.type == .sharedObject,
+                  h.osabi != 255 else { continue }
             targets.append(p)
         }
         guard !targets.isEmpty else { return 0 }

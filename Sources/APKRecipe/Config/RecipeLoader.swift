@@ -417,25 +417,6 @@ public enum RecipeLoader {
     }
 }
 
-/// Alpine's architecture names.
-public enum Architecture {
-    public static let known = ["x86_64", "x86", "aarch64", "armhf", "armv7", "ppc64le", "s390x", "riscv64", "loongarch64", "noarch"]
-    static let alias = ["amd64": "x86_64", "arm64": "aarch64", "i386": "x86", "i686": "x86", "x64": "x86_64"]
-
-    /// The Alpine name of the machine this runs on.
-    public static var host: String {
-        var u = utsname()
-        uname(&u)
-        let m = withUnsafePointer(to: &u.machine) { $0.withMemoryRebound(to: CChar.self, capacity: 65) { String(cString: $0) } }
-        switch m {
-        case "arm64": return "aarch64"
-        case "i386", "i486", "i586", "i686": return "x86"
-        case "armv7l": return "armv7"
-        default: return m
-        }
-    }
-}
-
 /// Holds warnings of the form `file:line: ...` and hands them on sorted by line.
 final class WarningCollector: @unchecked Sendable {
     private let lock = NSLock()

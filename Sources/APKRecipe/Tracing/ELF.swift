@@ -28,6 +28,8 @@ public struct ELFFile: Equatable, Sendable {
     public var elfClass: ELFClass
     public var byteOrder: ByteOrder
     public var type: FileType
+    /// EI_OSABI (255 = ELFOSABI_STANDALONE, which abuild's stripbin leaves alone).
+    public var osabi: UInt8 = 0
     /// `e_machine` (EM_*).
     public var machine: UInt16
     /// PT_INTERP, e.g. `/lib/ld-musl-x86_64.so.1`.
@@ -111,6 +113,7 @@ public struct ELFFile: Equatable, Sendable {
         case 2: byteOrder = .big
         default: throw ELFError(reason: "unknown ELF data encoding \(ident[5])")
         }
+        osabi = ident[7]
         let is64 = elfClass == .elf64
         let ehsize = is64 ? 64 : 52
         guard let eh = source.read(0, ehsize) else { throw ELFError(reason: "truncated ELF header") }

@@ -41,7 +41,7 @@ struct PackCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             let request = PackRequest(
-                stageDir: stageDir, name: name, version: version, arch: arch ?? hostAlpineArch(),
+                stageDir: stageDir, name: name, version: version, arch: arch ?? Architecture.host,
                 description: description, url: url, license: license, origin: origin ?? name,
                 maintainer: maintainer, packager: packager ?? environment("PACKAGER") ?? "",
                 commit: commit, depends: depend, provides: provide, replaces: replace, installIf: installIf,

@@ -69,7 +69,7 @@ struct PublishCommand: ParsableCommand {
             var options = PublishOptions()
             options.overwrite = overwrite
             options.allowUntrusted = trust.allowUntrusted
-            options.noarchArch = arch ?? hostAlpineArch()
+            options.noarchArch = arch ?? Architecture.host
             options.description = description
             options.prune = prune
             let publisher = try Publisher(storage: storage, signer: signer, keyring: trust.keyring(), options: options)

@@ -47,7 +47,7 @@ struct QuickstartCommand: ParsableCommand {
             let built = try builder.run()
 
             var pubOptions = PublishOptions()
-            pubOptions.noarchArch = hostAlpineArch()
+            pubOptions.noarchArch = Architecture.host
             pubOptions.description = "apkit quickstart repository"
             let publisher = try Publisher(storage: try LocalDirectoryStorage(root: repo), signer: signer,
                                           keyring: Keyring(), options: pubOptions)
