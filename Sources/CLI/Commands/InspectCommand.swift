@@ -22,9 +22,7 @@ struct InspectCommand: ParsableCommand {
             if case .malformed(let why)? = r.problem { throw CLIError("\(file): \(why)") }
             let report = InspectReport(file: file, report: r, trustedKeys: !trust.keyring().keys.isEmpty)
             if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
+                try printJSON(report)
             } else {
                 print(report.text())
             }

@@ -76,9 +76,7 @@ struct PublishCommand: ParsableCommand {
             if !json { publisher.log = { print($0) } }
             let report = try publisher.publish(packages)
             if json {
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try enc.encode(report), as: UTF8.self))
+                try printJSON(report)
             }
         }
     }

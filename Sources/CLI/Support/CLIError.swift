@@ -35,3 +35,10 @@ func environment(_ name: String) -> String? {
     guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else { return nil }
     return v
 }
+
+/// Prints a value as stable JSON (sorted keys, pretty-printed) on stdout.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try enc.encode(value), as: UTF8.self))
+}
