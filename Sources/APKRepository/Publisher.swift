@@ -126,17 +126,9 @@ public final class Publisher {
         var candidates: [Candidate] = []
         var byKey: [String: Int] = [:]
         var reader = ArchiveReader(keyring: keyring)
-        reader.controlOnly = true
         reader.allowUntrusted = options.allowUntrusted
         for f in files {
-            let r = reader.read(path: f)
-            if let p = r.problem {
-                let hint = p == .untrusted ? " (add its public key with --keys-dir, or pass --allow-untrusted)" : ""
-                throw PublishError.package(path: f, reason: "\(p)\(hint)")
-            }
-            guard r.kind == .package, let info = r.info, let text = r.pkginfoText else {
-                throw PublishError.package(path: f, reason: "not an .apk package")
-            }
+            let (r, info, text) = try reader.readPackageControl(path: f)
             guard PackageName.isValid(info.name), !info.name.contains("/") else {
                 throw PublishError.package(path: f, reason: "invalid package name '\(info.name)'")
             }

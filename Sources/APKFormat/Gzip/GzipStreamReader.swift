@@ -15,8 +15,6 @@ public final class GzipStreamReader {
     public private(set) var memberStarts: [Int64] = [0]
     /// Decompressed bytes produced so far (including read-ahead not yet returned).
     public private(set) var offset: Int64 = 0
-    /// Compressed bytes consumed so far.
-    public private(set) var compressedOffset: Int64 = 0
 
     private let source: FileSource
     private var stream = z_stream()
@@ -106,7 +104,6 @@ public final class GzipStreamReader {
             if consumed > 0 {
                 input.withUnsafeBytes { onCompressedBytes?(member, UnsafeRawBufferPointer(rebasing: $0[inputStart..<(inputStart + consumed)])) }
                 inputStart += consumed
-                compressedOffset += Int64(consumed)
             }
             offset += Int64(produced)
             filled += produced

@@ -21,17 +21,6 @@ public final class BufferSink: ByteSink {
     public func write(_ bytes: UnsafeRawBufferPointer) throws { data.append(contentsOf: bytes) }
 }
 
-/// Counts bytes and forwards them.
-public final class CountingSink: ByteSink {
-    public private(set) var count: Int64 = 0
-    let next: ByteSink
-    public init(_ next: ByteSink) { self.next = next }
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
-        count += Int64(bytes.count)
-        try next.write(bytes)
-    }
-}
-
 /// Feeds every byte to hashers and forwards it.
 public final class HashingSink: ByteSink {
     public let digests: [Digest]

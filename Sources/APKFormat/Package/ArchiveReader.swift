@@ -124,7 +124,7 @@ public struct ArchiveReader {
         var endedMembers = 0
         gz.onMemberEnd = { m in endedMembers = m + 1 }
 
-        let tar = TarReader(read: { try gz.read(into: $0) }, offset: { gz.offset })
+        let tar = TarReader(read: { try gz.read(into: $0) })
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept.
         let fileHasher = BoundedWorker(label: "apkit.verify.files")
@@ -288,6 +288,25 @@ public struct ArchiveReader {
         case .fifo: return "fifo"
         default: return "unknown(\(Character(UnicodeScalar(e.typeFlag))))"
         }
+    }
+}
+
+extension ArchiveReader {
+    /// The control part of a package, signature checked and data not read: what an index entry
+    /// needs. Throws a one-line error naming the file (with the fix for an untrusted signature)
+    /// when it is not a package this reader accepts.
+    public func readPackageControl(path: String) throws -> (report: ArchiveReport, info: PackageInfo, pkginfo: String) {
+        var reader = self
+        reader.controlOnly = true
+        let r = reader.read(path: path)
+        if let p = r.problem {
+            let hint = p == .untrusted ? " (add its public key with --keys-dir, or pass --allow-untrusted)" : ""
+            throw FormatError.invalidArgument("\(path): \(p)\(hint)")
+        }
+        guard r.kind == .package, let info = r.info, let text = r.pkginfoText else {
+            throw FormatError.invalidArgument("\(path): not an .apk package")
+        }
+        return (r, info, text)
     }
 }
 

@@ -67,11 +67,6 @@ public struct PackageInfo: Equatable, Sendable {
         return out
     }
 
-    /// All depends, explicit then automatic (what an index `D:` line lists).
-    public var allDepends: [String] { depends + autoDepends }
-    /// All provides, explicit then automatic (what an index `p:` line lists).
-    public var allProvides: [String] { provides + autoProvides }
-
     /// Parses `.PKGINFO` text. Unknown keys are ignored, as apk does. Lines after
     /// `# automatically detected:` are kept apart so a parse/render round trip is exact.
     public static func parse(_ text: String) throws -> PackageInfo {

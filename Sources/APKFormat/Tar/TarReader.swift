@@ -40,15 +40,13 @@ public final class TarReader {
     public static let maxLongNameSize = 64 * 1024
 
     private let readFn: (UnsafeMutableRawBufferPointer) throws -> Int
-    private let offsetFn: () -> Int64
     private var remaining: Int64 = 0     // content bytes of the current entry not read yet
     private var padding: Int64 = 0
     public private(set) var reachedEnd = false
 
-    /// `read` fills the buffer (returns 0 at end); `offset` tells the stream position (for member lookup).
-    public init(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int, offset: @escaping () -> Int64) {
+    /// `read` fills the buffer (returns 0 at end); `position` counts what was taken from it.
+    public init(read: @escaping (UnsafeMutableRawBufferPointer) throws -> Int) {
         readFn = read
-        offsetFn = offset
     }
 
     private var consumed: Int64 = 0

@@ -50,16 +50,10 @@ struct IndexCommand: ParsableCommand {
             if let d = description { index.description = d }
 
             var reader = ArchiveReader(keyring: keyring)
-            reader.controlOnly = true
             reader.allowUntrusted = trust.allowUntrusted
             var new: [IndexEntry] = []
             for f in packages {
-                let r = reader.read(path: f)
-                if let p = r.problem {
-                    let hint = p == .untrusted ? " (add its public key with --keys-dir, or pass --allow-untrusted)" : ""
-                    throw CLIError("\(f): \(p)\(hint)")
-                }
-                guard r.kind == .package, let text = r.pkginfoText else { throw CLIError("\(f): not an .apk package") }
+                let (r, _, text) = try reader.readPackageControl(path: f)
                 new.append(try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize, rewriteArch: rewriteArch))
             }
             let before = index.entries.count
