@@ -17,7 +17,7 @@ public final class RecipeBuilder {
 
     public let recipe: Recipe
     public let options: Options
-    public let builder: PackageBuilder
+    public let writer: PackageWriter
     let warn: WarningSink
     let log: (String) -> Void
     let output: (Data) -> Void
@@ -25,12 +25,12 @@ public final class RecipeBuilder {
     /// - Parameters:
     ///   - log: progress lines (`==> build.command (x86_64)`), shown on stderr by the CLI.
     ///   - output: the build command's raw output, streamed through.
-    public init(recipe: Recipe, options: Options, builder: PackageBuilder,
+    public init(recipe: Recipe, options: Options, writer: PackageWriter,
                 warn: @escaping WarningSink, log: @escaping (String) -> Void = { _ in },
                 output: @escaping (Data) -> Void = { _ in }) {
         self.recipe = recipe
         self.options = options
-        self.builder = builder
+        self.writer = writer
         self.warn = warn
         self.log = log
         self.output = output
@@ -39,12 +39,13 @@ public final class RecipeBuilder {
     /// The architectures to build, each with the arch directories its packages go to.
     public func plan() throws -> [(arch: String, outputArches: [String])] {
         let configured = recipe.architectures.map(\.value)
-        for a in options.architectures where !Architecture.known.contains(a) || a == "noarch" {
-            throw RecipeError("--arch \(a): not an Alpine architecture (\(Architecture.known.filter { $0 != "noarch" }.joined(separator: ", ")))")
+        for a in options.architectures where !Architecture.isValid(a) || Architecture.isArchitectureIndependent(a) {
+            let alpine = Architecture.known.filter { $0 != "noarch" }.joined(separator: ", ")
+            throw RecipeError("--arch \(a): not an Alpine or OpenWrt architecture (\(alpine); or e.g. aarch64_cortex-a53)")
         }
-        if configured == ["noarch"] {
+        if configured.count == 1, Architecture.isArchitectureIndependent(configured[0]) {
             let dirs = options.architectures.isEmpty ? [Architecture.host] : options.architectures
-            return [("noarch", dirs)]
+            return [(configured[0], dirs)]
         }
         if configured.isEmpty {
             let arches = options.architectures.isEmpty ? [Architecture.host] : options.architectures
@@ -89,7 +90,7 @@ public final class RecipeBuilder {
                     let tmpDir = tmpOut.appendingPathComponent(dir).path
                     try FileTree.mkdirs(tmpDir)
                     let tmpPath = tmpDir + "/" + s.fileName
-                    var built = try builder.build(s.spec, to: tmpPath)
+                    var built = try writer.write(s.spec, to: tmpPath)
                     let final = outDir.appendingPathComponent(dir).appendingPathComponent(s.fileName).path
                     built.path = final
                     written.append((tmpPath, final, built))

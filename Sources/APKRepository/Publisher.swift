@@ -78,7 +78,6 @@ public struct PublishOptions: Sendable {
     public var prune: Int? = nil
     /// Index write attempts before giving up under contention.
     public var maxAttempts = 64
-    public var engine: CompressionEngine = ZlibGzipEngine(level: 9)
     public init() {}
 }
 
@@ -102,7 +101,7 @@ public final class Publisher {
         self.signer = signer
         self.options = options
         var k = keyring
-        k.add(try PublicKey(pem: try signer.key.publicKeyPEM(), name: signer.keyName))
+        k.add(try signer.publicKey())
         self.keyring = k
     }
 
@@ -110,7 +109,7 @@ public final class Publisher {
         var file: String
         var key: String
         var arch: String
-        var entry: IndexEntry
+        var record: IndexRecord
         var info: PackageInfo
         var size: Int64
         var sha256: String
@@ -125,10 +124,11 @@ public final class Publisher {
         // 1. Read every package's control part (signature checked), decide its key.
         var candidates: [Candidate] = []
         var byKey: [String: Int] = [:]
-        var reader = ArchiveReader(keyring: keyring)
-        reader.allowUntrusted = options.allowUntrusted
+        // One format per repository: a mix is refused before anything is read further.
+        let indexFormat = try PackageFormats.commonFormat(of: files).index
         for f in files {
-            let (r, info, text) = try reader.readPackageControl(path: f)
+            let (_, info) = try indexFormat.record(forPackageAt: f, keyring: keyring, allowUntrusted: options.allowUntrusted,
+                                                   rewriteArch: nil)
             guard PackageName.isValid(info.name), !info.name.contains("/") else {
                 throw PublishError.package(path: f, reason: "invalid package name '\(info.name)'")
             }
@@ -136,7 +136,7 @@ public final class Publisher {
                 throw PublishError.package(path: f, reason: "invalid package version '\(info.version)'")
             }
             var arch = info.arch
-            if arch == "noarch" {
+            if Architecture.isArchitectureIndependent(arch) {
                 guard let a = options.noarchArch else {
                     throw PublishError.package(path: f, reason: "arch is noarch: say which <arch>/ directory to publish it to with --arch")
                 }
@@ -145,9 +145,11 @@ public final class Publisher {
             guard !arch.isEmpty, !arch.contains("/"), arch != ".", arch != "..", arch != "keys" else {
                 throw PublishError.package(path: f, reason: "invalid arch '\(arch)'")
             }
-            // Listed under the directory's arch, as `apk index --rewrite-arch` does, so apk finds it there.
-            let entry = try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize,
-                                            rewriteArch: info.arch == "noarch" ? arch : nil)
+            // v2: listed under the directory's arch, as `apk index --rewrite-arch` does, so apk 2 finds
+            // it there. v3: apk 3 installs noarch packages on any arch, and mkndx keeps their arch.
+            let rewrite = indexFormat.name == .v2 && info.arch != arch ? arch : nil
+            let (record, _) = try indexFormat.record(forPackageAt: f, keyring: keyring, allowUntrusted: options.allowUntrusted,
+                                                     rewriteArch: rewrite)
             let key = "\(arch)/\(info.name)-\(info.version).apk"
             let sha = try sha256Hex(ofFile: f)
             if let i = byKey[key] {
@@ -155,7 +157,7 @@ public final class Publisher {
                 continue
             }
             byKey[key] = candidates.count
-            candidates.append(Candidate(file: f, key: key, arch: arch, entry: entry, info: info, size: r.fileSize,
+            candidates.append(Candidate(file: f, key: key, arch: arch, record: record, info: info, size: record.fileSize,
                                         sha256: sha, existing: nil))
         }
 
@@ -175,12 +177,12 @@ public final class Publisher {
         // 2b. Pre-flight: every index we will merge into must be one we trust, checked before any
         // write so that a refusal leaves the repository exactly as it was.
         for arch in Set(candidates.map { $0.arch }).sorted() {
-            let key = "\(arch)/APKINDEX.tar.gz"
-            let current = work + "/APKINDEX.preflight.tar.gz"
+            let key = "\(arch)/\(indexFormat.fileName)"
+            let current = work + "/index.preflight"
             defer { unlink(current) }
             if try storage.get(key, to: current) != nil {
-                _ = try APKIndex.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
-                                      source: "\(storage.location)/\(key)")
+                _ = try indexFormat.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
+                                         source: "\(storage.location)/\(key)")
             }
         }
 
@@ -200,8 +202,8 @@ public final class Publisher {
         // 5. The indexes, last.
         let arches = Array(Set(candidates.map { $0.arch })).sorted()
         for arch in arches {
-            let entries = candidates.filter { $0.arch == arch }.map { $0.entry }
-            let r = try updateIndex(arch: arch, entries: entries, work: work)
+            let records = candidates.filter { $0.arch == arch }.map { $0.record }
+            let r = try updateIndex(arch: arch, records: records, format: indexFormat, work: work)
             report.indexes.append(r)
             log?("\(r.unchanged ? "unchanged" : "index"): \(storage.location)/\(r.key) (\(r.entries) packages)")
         }
@@ -257,39 +259,34 @@ public final class Publisher {
         }
     }
 
-    func updateIndex(arch: String, entries: [IndexEntry], work: String) throws -> PublishedIndex {
-        let key = "\(arch)/APKINDEX.tar.gz"
-        let current = work + "/APKINDEX.current.tar.gz"
-        let next = work + "/APKINDEX.next.tar.gz"
+    /// Read -> trust -> merge -> prune -> sign -> conditional write, redone when another
+    /// publisher changed the index in between.
+    func updateIndex(arch: String, records: [IndexRecord], format: any IndexFormat, work: String) throws -> PublishedIndex {
+        let key = "\(arch)/\(format.fileName)"
+        let current = work + "/index.current"
+        let next = work + "/index.next"
+        let update = IndexUpdate(records: records, description: options.description, prune: options.prune)
         for attempt in 1...options.maxAttempts {
-            var index: APKIndex
+            var existing: (any PackageIndex)? = nil
             let precondition: WritePrecondition
             if let obj = try storage.get(key, to: current) {
-                index = try APKIndex.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
-                                          source: "\(storage.location)/\(key)")
+                existing = try format.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
+                                           source: "\(storage.location)/\(key)")
                 precondition = .mustMatch(obj.version)
             } else {
-                index = APKIndex()
                 precondition = .mustNotExist
             }
-            let before = precondition == .mustNotExist ? nil : index
-            if let d = options.description { index.description = d }
-            index.merge(entries)
-            var pruned = 0
-            if let n = options.prune { pruned = index.prune(keep: n).count }
-            if var b = before {
+            let result = try update.apply(to: existing, format: format)
+            let count = result.index.records.count
+            if existing != nil && !result.changed {
                 // Nothing new (the same packages published again): leave the index alone.
-                b.sort()
-                var a = index
-                a.sort()
-                if a.description == b.description && a.entries == b.entries {
-                    return PublishedIndex(key: key, entries: index.entries.count, attempts: attempt, pruned: 0, unchanged: true)
-                }
+                return PublishedIndex(key: key, entries: count, attempts: attempt, pruned: 0, unchanged: true)
             }
-            try index.write(to: next, signer: signer, engine: options.engine)
+            try result.index.write(to: next, signer: signer)
             do {
-                try storage.put(key, from: next, precondition: precondition, contentType: "application/gzip", sha256: nil)
-                return PublishedIndex(key: key, entries: index.entries.count, attempts: attempt, pruned: pruned, unchanged: false)
+                try storage.put(key, from: next, precondition: precondition,
+                                contentType: format.name == .v2 ? "application/gzip" : "application/octet-stream", sha256: nil)
+                return PublishedIndex(key: key, entries: count, attempts: attempt, pruned: result.pruned, unchanged: false)
             } catch StorageError.conflict {
                 // Another publisher changed the index since we read it: back off a little, then redo the merge.
                 let ms = UInt32.random(in: 1...min(200, 5 * UInt32(attempt)))

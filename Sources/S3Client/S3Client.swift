@@ -1,3 +1,4 @@
+import APKCrypto
 import Foundation
 
 /// An S3 bucket client: objects, multipart uploads, retries, typed errors.
@@ -137,8 +138,8 @@ public final class S3Client: @unchecked Sendable {
         var headers = try objectHeaders(contentType: contentType, cacheControl: cacheControl, metadata: metadata)
         headers += Self.conditionHeaders(condition)
         let digests = try digest(httpBody, md5: checksum == .md5, sha256: checksum == .sha256)
-        if checksum == .md5 { headers.append(("Content-MD5", S3Crypto.base64(digests.md5!))) }
-        if checksum == .sha256 { headers.append(("x-amz-checksum-sha256", S3Crypto.base64(digests.sha256!))) }
+        if checksum == .md5 { headers.append(("Content-MD5", Data(digests.md5!).base64EncodedString())) }
+        if checksum == .sha256 { headers.append(("x-amz-checksum-sha256", Data(digests.sha256!).base64EncodedString())) }
         let total = httpBody.length
         let response = try send(.init(method: "PUT", key: key, headers: headers, body: httpBody,
                                       payloadHash: digests.payloadHash, operation: "PutObject",
@@ -302,7 +303,7 @@ public final class S3Client: @unchecked Sendable {
         let digests = try digest(body, md5: true)
         let response = try send(.init(method: "PUT", key: key,
                                       query: [("partNumber", String(partNumber)), ("uploadId", uploadId)],
-                                      headers: [("Content-MD5", S3Crypto.base64(digests.md5!))], body: body,
+                                      headers: [("Content-MD5", Data(digests.md5!).base64EncodedString())], body: body,
                                       payloadHash: digests.payloadHash, operation: "UploadPart", progress: progress))
         guard let etag = response.header("etag") else {
             throw S3Error(.invalidResponse, "UploadPart \(partNumber) of \(key) answered without an ETag", key: key)
@@ -323,7 +324,7 @@ public final class S3Client: @unchecked Sendable {
         let data = Data(xml.utf8)
         let response = try send(.init(method: "POST", key: key, query: [("uploadId", uploadId)],
                                       headers: [("Content-Type", "application/xml")] + Self.conditionHeaders(condition),
-                                      body: .data(data), payloadHash: S3Crypto.hex(S3Crypto.sha256(data)),
+                                      body: .data(data), payloadHash: Digest.hash(.sha256, data).hexString,
                                       operation: "CompleteMultipartUpload"), errorIn200: true)
         let text = String(decoding: response.body, as: UTF8.self)
         return PutResult(etag: XMLLite.first("ETag", in: text) ?? response.header("etag") ?? "",
@@ -410,8 +411,8 @@ public final class S3Client: @unchecked Sendable {
 
     /// SHA-256 (payload hash / checksum) and MD5 of a body, files read once through a 1 MiB buffer.
     func digest(_ body: HTTPBody, md5 wantMD5: Bool, sha256 wantSHA: Bool = false) throws -> Digests {
-        let sha = configuration.signPayload || wantSHA ? S3Crypto.Hasher() : nil
-        let md = wantMD5 ? S3Crypto.Hasher(md5: true) : nil
+        let sha = configuration.signPayload || wantSHA ? Digest(.sha256) : nil
+        let md = wantMD5 ? Digest(.md5) : nil
         if sha == nil && md == nil { return Digests(payloadHash: "UNSIGNED-PAYLOAD") }
         switch body {
         case .none: break
@@ -437,7 +438,7 @@ public final class S3Client: @unchecked Sendable {
             }
         }
         let shaBytes = sha?.finalize()
-        return Digests(payloadHash: configuration.signPayload ? S3Crypto.hex(shaBytes!) : "UNSIGNED-PAYLOAD",
+        return Digests(payloadHash: configuration.signPayload ? shaBytes!.hexString : "UNSIGNED-PAYLOAD",
                        sha256: shaBytes, md5: md?.finalize())
     }
 

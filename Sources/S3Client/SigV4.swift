@@ -1,3 +1,4 @@
+import APKCrypto
 import Foundation
 
 /// AWS Signature Version 4 (header-based, and query-string presigning).
@@ -60,7 +61,7 @@ public struct SigV4Signer: Sendable {
         ].joined(separator: "\n")
         let scope = "\(scopeDay)/\(region)/\(service)/aws4_request"
         let stringToSign = Self.stringToSign(amzDate: requestDate, scope: scope, canonicalRequest: canonicalRequest)
-        let signature = S3Crypto.hex(S3Crypto.hmacSHA256(key: signingKey(day: scopeDay), stringToSign))
+        let signature = HMAC.sha256(key: signingKey(day: scopeDay), stringToSign).hexString
         let authorization = "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyId)/\(scope), "
             + "SignedHeaders=\(signedHeaders), Signature=\(signature)"
         all.append(("Authorization", authorization))
@@ -86,21 +87,21 @@ public struct SigV4Signer: Sendable {
             "host:\(host)\n", "host", "UNSIGNED-PAYLOAD",
         ].joined(separator: "\n")
         let sts = Self.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest)
-        let signature = S3Crypto.hex(S3Crypto.hmacSHA256(key: signingKey(day: day), sts))
+        let signature = HMAC.sha256(key: signingKey(day: day), sts).hexString
         return "\(scheme)://\(host)\(Self.canonicalURI(path, normalize: normalizesPath))?"
             + Self.canonicalQuery(q) + "&X-Amz-Signature=\(signature)"
     }
 
     /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, day), region), service), "aws4_request").
     func signingKey(day: String) -> [UInt8] {
-        var key = S3Crypto.hmacSHA256(key: Array(("AWS4" + credentials.secretAccessKey).utf8), day)
-        key = S3Crypto.hmacSHA256(key: key, region)
-        key = S3Crypto.hmacSHA256(key: key, service)
-        return S3Crypto.hmacSHA256(key: key, "aws4_request")
+        var key = HMAC.sha256(key: Array(("AWS4" + credentials.secretAccessKey).utf8), day)
+        key = HMAC.sha256(key: key, region)
+        key = HMAC.sha256(key: key, service)
+        return HMAC.sha256(key: key, "aws4_request")
     }
 
     static func stringToSign(amzDate: String, scope: String, canonicalRequest: String) -> String {
-        "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n" + S3Crypto.hex(S3Crypto.sha256(canonicalRequest))
+        "AWS4-HMAC-SHA256\n\(amzDate)\n\(scope)\n" + Digest.hash(.sha256, canonicalRequest).hexString
     }
 
     // MARK: canonical pieces

@@ -1,3 +1,4 @@
+import APKCrypto
 import Foundation
 
 extension S3Client {
@@ -38,8 +39,8 @@ extension S3Client {
             payloadHash = h
         } else {
             switch op.body {
-            case .none: payloadHash = S3Crypto.emptySHA256
-            case .data(let d): payloadHash = S3Crypto.hex(S3Crypto.sha256(d))
+            case .none: payloadHash = Digest.emptySHA256Hex
+            case .data(let d): payloadHash = Digest.hash(.sha256, d).hexString
             case .file: payloadHash = "UNSIGNED-PAYLOAD"
             }
         }

@@ -1,4 +1,6 @@
-@testable import APKFormat
+@testable import APKCore
+@testable import APKv2
+import APKFormat
 import Foundation
 import TestSupport
 import XCTest

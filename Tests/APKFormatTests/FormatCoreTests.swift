@@ -1,7 +1,9 @@
 import Foundation
 import TestSupport
 import XCTest
-@testable import APKFormat
+@testable import APKCore
+@testable import APKv2
+import APKFormat
 
 /// Unit tests of the format core: pax records, tar headers, .PKGINFO, and the reader on hostile bytes.
 final class FormatCoreTests: XCTestCase {
@@ -67,16 +69,16 @@ final class FormatCoreTests: XCTestCase {
         i.installIf = ["x", "y"]
         i.autoProvides = ["cmd:hello=1.2.3-r4"]
         i.autoDepends = ["so:libc.musl-x86_64.so.1"]
-        i.dataHash = String(repeating: "ab", count: 32)
-        let text = i.render()
+        let pkginfo = PKGINFO(info: i, dataHash: String(repeating: "ab", count: 32))
+        let text = pkginfo.render()
         let keys = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { String($0.split(separator: " ")[0]) }
         XCTAssertEqual(keys, ["pkgname", "pkgver", "pkgdesc", "url", "builddate", "packager", "size", "arch", "origin", "commit",
                               "maintainer", "provider_priority", "license", "replaces", "depend", "depend", "provides", "triggers",
                               "install_if", "provides", "depend", "datahash"])
         XCTAssertTrue(text.contains("# automatically detected:\nprovides = cmd:hello=1.2.3-r4\ndepend = so:libc.musl-x86_64.so.1\ndatahash = "))
-        XCTAssertEqual(try PackageInfo.parse(text), i)
-        XCTAssertThrowsError(try PackageInfo.parse("pkgname = x\nnot a pair\n"))
-        XCTAssertThrowsError(try PackageInfo.parse("url = x\n"))
+        XCTAssertEqual(try PKGINFO.parse(text), pkginfo)
+        XCTAssertThrowsError(try PKGINFO.parse("pkgname = x\nnot a pair\n"))
+        XCTAssertThrowsError(try PKGINFO.parse("url = x\n"))
     }
 
     func testSignatureEntryNames() {

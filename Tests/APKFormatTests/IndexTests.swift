@@ -1,6 +1,8 @@
 import XCTest
 import TestSupport
-@testable import APKFormat
+@testable import APKCore
+@testable import APKv2
+import APKFormat
 
 /// A 2048-bit key shared by the index tests (generation is slow).
 private let testKey: SigningKey = try! SigningKey.generate(bits: 2048)
@@ -114,7 +116,7 @@ final class IndexTests: XCTestCase {
         XCTAssertEqual(e.name, "hello")
         XCTAssertEqual(e.arch, "x86_64")
         XCTAssertEqual(e.checksum, "Q1" + m[1].0)
-        XCTAssertEqual(e.checksum, IndexEntry.checksumString(sha1: built.controlSHA1))
+        XCTAssertEqual(e.checksum, IndexEntry.checksumString(sha1: built.identity))
     }
 
     func testOptionalFieldsFollowApkRules() throws {

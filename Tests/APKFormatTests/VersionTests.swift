@@ -1,5 +1,7 @@
 import XCTest
-@testable import APKFormat
+@testable import APKCore
+@testable import APKv2
+import APKFormat
 
 final class VersionTests: XCTestCase {
     private func order(_ s: String) -> APKVersion.Order {

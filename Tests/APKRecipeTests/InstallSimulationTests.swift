@@ -150,7 +150,7 @@ final class InstallSimulationTests: XCTestCase {
         let recipe = try RecipeLoader.load(file: dir + "/apkit.yml")
         var options = RecipeBuilder.Options(outputDirectory: dir + "/packages")
         options.architectures = ["x86_64"]
-        let built = try RecipeBuilder(recipe: recipe, options: options, builder: PackageBuilder(signer: RecipeKeys.signer),
+        let built = try RecipeBuilder(recipe: recipe, options: options, writer: PackageWriter(format: V2Format(), signer: RecipeKeys.signer, compression: .default),
                                       warn: { _ in }).run()
         let out = try install(built.map(\.path), into: root)
         XCTAssertTrue(out.contains("hello-svc installed"), out)
@@ -195,7 +195,7 @@ final class InstallSimulationTests: XCTestCase {
         recipe.version = Located("1.0.0", line: nil)
         var options = RecipeBuilder.Options(outputDirectory: dir + "/packages")
         options.architectures = ["x86_64"]
-        let built = try RecipeBuilder(recipe: recipe, options: options, builder: PackageBuilder(signer: RecipeKeys.signer),
+        let built = try RecipeBuilder(recipe: recipe, options: options, writer: PackageWriter(format: V2Format(), signer: RecipeKeys.signer, compression: .default),
                                       warn: { _ in }).run()
         XCTAssertEqual(try install(built.map(\.path), into: root), "pakman-demo installed\n")
         XCTAssertEqual(try inRoot(root, ["stat", "-c", "%U", "/var/lib/pakman-demo"]).stdout, "pakman-demo\n")
@@ -209,7 +209,7 @@ final class InstallSimulationTests: XCTestCase {
         _ = _g
         let g = try RecipeLoader.load(file: gdir + "/apkit.yml")
         let gb = try RecipeBuilder(recipe: g, options: RecipeBuilder.Options(outputDirectory: gdir + "/packages"),
-                                   builder: PackageBuilder(signer: RecipeKeys.signer), warn: { _ in }).run()
+                                   writer: PackageWriter(format: V2Format(), signer: RecipeKeys.signer, compression: .default), warn: { _ in }).run()
         XCTAssertEqual(try install(gb.map(\.path), into: root), "Hello, apk!\n")
         XCTAssertEqual(try inRoot(root, ["greet", "root"]).stdout, "Hello, root!\n")
     }

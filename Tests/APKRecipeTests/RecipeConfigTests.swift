@@ -131,7 +131,7 @@ final class RecipeConfigTests: XCTestCase {
             ("architectures: x86_64\nbuild: {command: 'true'}\n",
              "apkit.yml:1: architectures: expected a list (e.g. [a, b] or '- a' lines), found a string"),
             ("architectures: [x86_64, amd64]\nbuild: {command: 'true'}\n",
-             "apkit.yml:1: architectures[1]: 'amd64' is not an Alpine architecture: use one of x86_64, x86, aarch64, armhf, armv7, ppc64le, s390x, riscv64, loongarch64, noarch (did you mean 'x86_64'?)"),
+             "apkit.yml:1: architectures[1]: 'amd64' is not an Alpine or OpenWrt architecture: use one of x86_64, x86, aarch64, armhf, armv7, ppc64le, s390x, riscv64, loongarch64, noarch, or an OpenWrt name such as aarch64_cortex-a53 (did you mean 'x86_64'?)"),
             ("build: {command: 'true'}\ndependencies:\n  trace: maybe\n",
              "apkit.yml:3: dependencies.trace: expected true or false, found a string"),
             ("version: 1.2.3-r4\nbuild: {command: 'true'}\n",

@@ -18,7 +18,7 @@ enum RecipeKeys {
     static let key: SigningKey = try! SigningKey.generate(bits: 2048)
     static let privateKeyPath: String = {
         let p = dir.sub("recipe-test.rsa")
-        FileManager.default.createFile(atPath: p, contents: try! key.privateKeyPEM())
+        FileManager.default.createFile(atPath: p, contents: try! key.privateKeyPEM(), attributes: [.posixPermissions: 0o600])
         return p
     }()
     static let publicKeyPath: String = {
@@ -43,7 +43,7 @@ func buildRecipe(_ yaml: String, in dir: TempDir, file: String = "apkit.yml", ar
     var options = RecipeBuilder.Options(outputDirectory: dir.sub("packages"))
     options.architectures = arches
     options.environment = environment
-    return try RecipeBuilder(recipe: recipe, options: options, builder: PackageBuilder(signer: RecipeKeys.signer),
+    return try RecipeBuilder(recipe: recipe, options: options, writer: PackageWriter(format: V2Format(), signer: RecipeKeys.signer, compression: .default),
                              warn: warn).run()
 }
 

@@ -279,7 +279,7 @@ final class TracingTests: XCTestCase {
         var info = PackageInfo(name: "foo", version: "1.0-r2")
         info.autoProvides = r.autoProvides
         info.autoDepends = r.autoDepends
-        let text = info.render()
+        let text = PKGINFO(info: info).render()
         let tail = text.components(separatedBy: "# automatically detected:\n")[1]
         XCTAssertTrue(tail.hasPrefix("provides = cmd:busy=1.0-r2\n"))
         XCTAssertTrue(tail.contains("provides = so:libfoo.so.1=1.2.3\ndepend = pc:glib-2.0>=2.50\n"))

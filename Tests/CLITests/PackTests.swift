@@ -118,7 +118,7 @@ final class PackTests: XCTestCase {
         let json = try JSONSerialization.jsonObject(with: ins.stdoutData) as! [String: Any]
         XCTAssertEqual(json["verification"] as? String, "OK")
         XCTAssertEqual((json["files"] as! [[String: Any]]).map { $0["path"] as! String }, names)
-        XCTAssertEqual(json["controlChecksum"] as? String, rep["control_sha1_b64"] as? String)
+        XCTAssertEqual((json["details"] as? [String: String])?["controlChecksum"], rep["control_sha1_b64"] as? String)
     }
 
     func testScriptsGoToControlAndAddBinSh() throws {

@@ -1,3 +1,4 @@
+import APKCrypto
 import Foundation
 import XCTest
 @testable import S3Client

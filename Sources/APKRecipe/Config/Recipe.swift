@@ -58,6 +58,8 @@ public struct Recipe: Sendable {
     }
 
     public var format: Format
+    /// `format:`: the package format to write (v2 unless the config or `--format` says v3).
+    public var packageFormat: FormatName = .v2
     /// The config file path as the user gave it (used in messages).
     public var file: String
     /// The source directory (where the config file is).

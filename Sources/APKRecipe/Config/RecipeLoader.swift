@@ -43,7 +43,7 @@ public enum RecipeLoader {
 
     static let topKeys = ["name", "version", "release", "description", "url", "license", "maintainer", "commit",
                           "type", "architectures", "dependencies", "build", "files", "run", "hook", "triggers",
-                          "subpackages", "environment", "package", "source"]
+                          "subpackages", "environment", "package", "source", "format"]
     /// PAKman keys that only describe deployment on its hosting platform.
     static let pakmanDeploymentKeys = ["stack", "kits", "sizes", "plans", "page", "deployment", "targets"]
 
@@ -109,17 +109,24 @@ public enum RecipeLoader {
             r.kind = k
             r.kindLine = v.line
         }
+        if let v = f["format"] {
+            let t = try v.string()
+            guard let fmt = FormatName(rawValue: t) else {
+                throw v.error("'\(t)' is not a package format: use v2 (apk-tools 2, the default) or v3 (apk-tools 3, OpenWrt 25.12)")
+            }
+            r.packageFormat = fmt
+        }
         if let v = f["architectures"] {
             r.architectures = try v.stringList()
             if r.architectures.isEmpty { throw v.error("the list is empty: name at least one architecture (e.g. x86_64) or noarch") }
             for (i, a) in r.architectures.enumerated() {
-                guard Architecture.known.contains(a.value) else {
-                    var msg = "'\(a.value)' is not an Alpine architecture: use one of \(Architecture.known.joined(separator: ", "))"
+                guard Architecture.isValid(a.value) else {
+                    var msg = "'\(a.value)' is not an Alpine or OpenWrt architecture: use one of \(Architecture.known.joined(separator: ", ")), or an OpenWrt name such as aarch64_cortex-a53"
                     if let s = Architecture.alias[a.value] ?? DidYouMean.suggest(a.value, among: Architecture.known) { msg += " (did you mean '\(s)'?)" }
                     throw RecipeError(file: file, line: a.line, "architectures[\(i)]: \(msg)")
                 }
             }
-            if r.architectures.count > 1, r.architectures.contains(where: { $0.value == "noarch" }) {
+            if r.architectures.count > 1, r.architectures.contains(where: { Architecture.isArchitectureIndependent($0.value) }) {
                 throw v.error("noarch cannot be combined with other architectures")
             }
         }

@@ -21,6 +21,9 @@ struct BuildCommand: ParsableCommand {
     @Option(name: .long, help: "Build only this architecture of the config's list (repeatable); for noarch, the arch directories to write to.")
     var arch: [String] = []
 
+    @Option(name: .long, help: "Package format, overriding the config's format: v2 or v3.")
+    var format: FormatName?
+
     @OptionGroup var signing: SigningOptions
     @OptionGroup var compression: CompressionOptions
 
@@ -29,12 +32,14 @@ struct BuildCommand: ParsableCommand {
             let path = try RecipeLoader.locate(config, in: ".")
             let recipe = try RecipeLoader.load(file: path, warn: { warn($0) })
             let signer = try signing.makeSigner()
+            let chosen = format ?? recipe.packageFormat
             var options = RecipeBuilder.Options(outputDirectory: output)
             options.architectures = arch
             let stderr = FileHandle.standardError
             let builder = RecipeBuilder(
                 recipe: recipe, options: options,
-                builder: PackageBuilder(signer: signer, engine: try compression.engine()),
+                writer: PackageWriter(format: PackageFormats.named(chosen), signer: signer,
+                                      compression: try compression.settings(for: chosen)),
                 warn: { warn($0) },
                 log: { stderr.write(Data("\($0)\n".utf8)) },
                 output: { stderr.write($0) })

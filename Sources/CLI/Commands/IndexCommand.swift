@@ -5,29 +5,36 @@ import Foundation
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index",
-        abstract: "Write a signed APKINDEX.tar.gz for .apk files, optionally merged into an existing index.",
+        abstract: "Write a signed index (APKINDEX.tar.gz or packages.adb) for packages, optionally merged into an existing one.",
         discussion: """
-            Reads only the signature and control part of each package (and its file size) and writes the \
-            entries apk-tools 2.14's `apk index` writes, sorted by name then version, signed like packages, \
-            atomically. With --merge, the old index's signature is checked against the trusted keys (and the \
-            signing key's own public key) first; its entries are kept, and those with the same \
-            name, version and arch as a new package are replaced. The old .apk files are not needed.
+            Reads only the metadata part of each package (and its file size), signature checked, and writes \
+            the entries apk-tools writes: v2 like apk 2.14's `apk index`, v3 like apk 3's `apk mkndx` (the \
+            packages' info, file size and SHA-256 identity). The format follows the packages (or --format); \
+            v2 and v3 packages are never mixed. With --merge, the old index's signature is checked against \
+            the trusted keys (and the signing key's own) first; its entries are kept, and those with the \
+            same name, version and arch as a new package are replaced. The old package files are not needed.
             """)
 
     @OptionGroup var signing: SigningOptions
     @OptionGroup var trust: TrustOptions
 
-    @Option(name: .long, help: "Index description (DESCRIPTION member), e.g. v3.20-1-gabcdef. With --merge: default the old one.")
+    @Option(name: .long, help: "Index format when there are no packages to tell it: v2 (APKINDEX.tar.gz) or v3 (packages.adb).")
+    var format: FormatName?
+
+    @Option(name: .long, help: "Index description, e.g. v3.20-1-gabcdef. With --merge: default the old one.")
     var description: String?
 
-    @Option(name: .long, help: "Existing APKINDEX.tar.gz to start from.")
+    @Option(name: .long, help: "Existing index to start from (APKINDEX.tar.gz or packages.adb).")
     var merge: String?
 
     @Option(name: .long, help: "Keep only the newest N versions of each package name.")
     var prune: Int?
 
-    @Option(name: .long, help: "Write this arch in every entry's A: field, as apk index --rewrite-arch (abuild passes $CARCH, so noarch packages are found in <repo>/<arch>/).")
+    @Option(name: .long, help: "v2: write this arch in every entry's A: field, as apk index --rewrite-arch.")
     var rewriteArch: String?
+
+    @Option(name: .long, help: "v3: the index's pkgname-spec, as apk mkndx --pkgname-spec (e.g. '${arch}/${name}-${version}.apk').")
+    var pkgnameSpec: String?
 
     @Option(name: [.short, .long], help: "Output file (written atomically).")
     var output: String
@@ -41,29 +48,43 @@ struct IndexCommand: ParsableCommand {
             if packages.isEmpty && merge == nil { throw CLIError("no packages given (and no --merge index)") }
             let signer = try signing.makeSigner()
             var keyring = trust.keyring()
-            keyring.add(try PublicKey(pem: try signer.key.publicKeyPEM(), name: signer.keyName))
+            keyring.add(try signer.publicKey())
 
-            var index = APKIndex()
+            let packageFormat: any PackageFormat
+            if !packages.isEmpty {
+                packageFormat = try PackageFormats.commonFormat(of: packages)
+                if let f = format, f != packageFormat.name {
+                    throw CLIError("--format \(f.rawValue), but the packages are \(packageFormat.name.rawValue)")
+                }
+            } else if let m = merge {
+                packageFormat = try PackageFormats.detect(path: m)
+            } else {
+                packageFormat = PackageFormats.named(format ?? .v2)
+            }
+            let indexFormat = packageFormat.index
+            if pkgnameSpec != nil && indexFormat.name != .v3 { throw CLIError("--pkgname-spec is for v3 indexes (packages.adb)") }
+            if let spec = pkgnameSpec { try PkgnameSpec.validate(spec) }
+
+            var current: (any PackageIndex)? = nil
             if let m = merge {
-                index = try APKIndex.read(path: m, keyring: keyring, allowUntrusted: trust.allowUntrusted)
+                current = try indexFormat.read(path: m, keyring: keyring, allowUntrusted: trust.allowUntrusted, source: nil)
             }
-            if let d = description { index.description = d }
-
-            var reader = ArchiveReader(keyring: keyring)
-            reader.allowUntrusted = trust.allowUntrusted
-            var new: [IndexEntry] = []
+            var records: [IndexRecord] = []
             for f in packages {
-                let (r, _, text) = try reader.readPackageControl(path: f)
-                new.append(try IndexEntry.make(pkginfo: text, controlSHA1: r.controlSHA1, fileSize: r.fileSize, rewriteArch: rewriteArch))
+                records.append(try indexFormat.record(forPackageAt: f, keyring: keyring, allowUntrusted: trust.allowUntrusted,
+                                                      rewriteArch: rewriteArch).0)
             }
-            let before = index.entries.count
-            let replaced = index.merge(new)
-            let added = index.entries.count - before
-            var pruned = 0
-            if let p = prune { pruned = index.prune(keep: p).count }
-            try index.write(to: output, signer: signer)
-            var line = "\(output): \(index.entries.count) packages (\(added) new, \(replaced) replaced"
-            if prune != nil { line += ", \(pruned) pruned" }
+            var result = try IndexUpdate(records: records, description: description, prune: prune)
+                .apply(to: current, format: indexFormat)
+            if let spec = pkgnameSpec, var v3 = result.index as? V3Index {
+                v3.pkgnameSpec = spec
+                result.index = v3
+            }
+            let dir = (output as NSString).deletingLastPathComponent
+            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            try result.index.write(to: output, signer: signer)
+            var line = "\(output): \(result.index.records.count) packages (\(result.added) new, \(result.replaced) replaced"
+            if prune != nil { line += ", \(result.pruned) pruned" }
             print(line + ")")
         }
     }

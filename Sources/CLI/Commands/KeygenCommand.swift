@@ -5,10 +5,13 @@ import Foundation
 struct KeygenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keygen",
-        abstract: "Create an RSA signing key pair, named like abuild-keygen does (NAME-<8 hex>.rsa and .rsa.pub).")
+        abstract: "Create a signing key pair: RSA named like abuild-keygen (NAME-<8 hex>.rsa and .rsa.pub), or EC P-256 as OpenWrt uses (NAME-<8 hex>.ec.pem and .pub).")
 
     @Option(name: .long, help: "Key name prefix (default: git's user.email, else $USER).")
     var name: String?
+
+    @Option(name: .long, help: "Key type: rsa (Alpine, apk 2 and 3) or ec (P-256, OpenWrt; apk 3).")
+    var type: KeyType = .rsa
 
     @Option(name: .long, help: "RSA key size in bits.")
     var bits: Int = 4096
@@ -23,12 +26,12 @@ struct KeygenCommand: ParsableCommand {
             guard !base.isEmpty, !base.contains("/") else { throw CLIError("--name must be a plain name, got '\(base)'") }
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
             let stamp = String(format: "%08x", UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
-            let priv = outputDir + "/\(base)-\(stamp).rsa"
+            let priv = outputDir + "/\(base)-\(stamp)" + (type == .rsa ? ".rsa" : ".ec.pem")
             let pub = priv + ".pub"
             for p in [priv, pub] where FileManager.default.fileExists(atPath: p) {
                 throw CLIError("\(p) already exists; refusing to overwrite a key")
             }
-            let key = try SigningKey.generate(bits: bits)
+            let key = try SigningKey.generate(type: type, bits: bits)
             try writeFileAtomically(try key.privateKeyPEM(), to: priv, mode: 0o600)
             try writeFileAtomically(try key.publicKeyPEM(), to: pub, mode: 0o644)
             print(priv)
@@ -58,3 +61,5 @@ func gitConfig(_ key: String) -> String? {
     guard p.terminationStatus == 0 else { return nil }
     return String(decoding: d, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
+
+extension KeyType: ExpressibleByArgument {}

@@ -41,7 +41,7 @@ struct QuickstartCommand: ParsableCommand {
             options.environment["SOURCE_DATE_EPOCH"] = options.environment["SOURCE_DATE_EPOCH"] ?? "1735689600"
             let stderr = FileHandle.standardError
             let builder = RecipeBuilder(recipe: recipe, options: options,
-                                        builder: PackageBuilder(signer: signer, engine: makeCompressionEngine(.default)),
+                                        writer: PackageWriter(format: V2Format(), signer: signer, compression: .default),
                                         warn: { warn($0) }, log: { stderr.write(Data("\($0)\n".utf8)) },
                                         output: { stderr.write($0) })
             let built = try builder.run()

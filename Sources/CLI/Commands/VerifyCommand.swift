@@ -5,7 +5,7 @@ import Foundation
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check .apk and APKINDEX.tar.gz files: signature, datahash, tar structure and every file checksum.",
+        abstract: "Check packages and indexes (v2 and v3): signature by a trusted key, structure and every file's checksum.",
         discussion: "Prints 'FILE: OK' or 'FILE: <reason>'. The exit code is the number of bad files (at most 255).")
 
     @OptionGroup var trust: TrustOptions
@@ -14,11 +14,10 @@ struct VerifyCommand: ParsableCommand {
     var files: [String]
 
     func run() throws {
-        var reader = ArchiveReader(keyring: trust.keyring())
-        reader.allowUntrusted = trust.allowUntrusted
+        let options = ReadOptions(keyring: trust.keyring(), allowUntrusted: trust.allowUntrusted)
         var bad = 0
         for f in files {
-            let r = reader.read(path: f)
+            let r = PackageFormats.read(path: f, options: options)
             if r.ok {
                 print("\(f): OK")
             } else {

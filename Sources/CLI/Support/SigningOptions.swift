@@ -15,7 +15,7 @@ enum SignatureChoice: String, ExpressibleByArgument, CaseIterable {
 
 /// The key options every signing command shares (pack, build, index, publish).
 struct SigningOptions: ParsableArguments {
-    @Option(name: .long, help: "RSA private key (PEM, PKCS#1 or PKCS#8). Default: $PACKAGER_PRIVKEY.")
+    @Option(name: .long, help: "Private key (PEM): RSA (PKCS#1 or PKCS#8) or EC P-256 (SEC1 or PKCS#8). Default: $PACKAGER_PRIVKEY.")
     var key: String?
 
     @Option(name: .long, help: "File holding the passphrase of an encrypted key. Default: $APKIT_KEY_PASSPHRASE.")
@@ -46,6 +46,7 @@ struct SigningOptions: ParsableArguments {
             throw CLIError("no signing key: pass --key PRIVKEY or set PACKAGER_PRIVKEY (create one with `apkit keygen`)")
         }
         let key = try SigningKey(file: path, passphrase: try passphrase())
+        warnIfReadableByOthers(path)
         let name = keyName ?? ((path as NSString).lastPathComponent + ".pub")
         guard !name.contains("/"), !name.isEmpty else { throw CLIError("--key-name must be a file name, not a path: \(name)") }
         return Signer(key: key, keyName: name, types: signature.types)
@@ -54,32 +55,44 @@ struct SigningOptions: ParsableArguments {
 
 /// Compression options of the commands that write packages.
 struct CompressionOptions: ParsableArguments {
-    @Option(name: .long, help: "Compression profile: fast, default or max.")
-    var compression: CompressionSettings.Profile = .default
+    @Option(name: .long, help: ArgumentHelp(
+        "fast, default or max, or apk's ALGORITHM[:LEVEL]: none, deflate[:1-12], zstd[:1-22] (zstd and none: v3 only).",
+        valueName: "profile|algorithm[:level]"))
+    var compression: String = "default"
 
-    @Option(name: .long, help: "Compression level 1...12 (overrides --compression).")
+    @Option(name: .long, help: "Compression level (overrides the profile's; deflate 1...12, zstd 1...22).")
     var compressionLevel: Int?
 
     @Option(name: .long, help: "Compression threads (default: the number of cores).")
     var threads: Int?
 
-    func settings() throws -> CompressionSettings {
-        var s = CompressionSettings(profile: compression)
+    /// The settings for `format`: profiles are the format's (v2: libdeflate 5/6/11; v3: default
+    /// deflate as apk mkpkg, fast zstd:3, max zstd:19).
+    func settings(for format: FormatName) throws -> CompressionSettings {
+        var s: CompressionSettings
+        if let profile = CompressionSettings.Profile(rawValue: compression) {
+            s = format == .v3 ? CompressionSettings.v3(profile) : CompressionSettings(profile: profile)
+        } else {
+            do {
+                s = try CompressionSettings.parse(compression) { $0 == .zstd ? 3 : 6 }
+            } catch { throw CLIError("\(error)") }
+        }
         if let l = compressionLevel {
-            guard (1...12).contains(l) else { throw CLIError("--compression-level must be 1...12, got \(l)") }
+            guard s.algorithm.levels.contains(l), s.algorithm != .none else {
+                throw CLIError("--compression-level must be \(s.algorithm.levels.lowerBound)...\(s.algorithm.levels.upperBound) for \(s.algorithm.rawValue), got \(l)")
+            }
             s.level = l
         }
         if let t = threads {
             guard t >= 1 && t <= 256 else { throw CLIError("--threads must be 1...256, got \(t)") }
             s.threads = t
         }
+        do { try PackageFormats.named(format).validate(s) } catch { throw CLIError("--compression \(compression): \(error)") }
         return s
     }
-
-    func engine() throws -> CompressionEngine { makeCompressionEngine(try settings()) }
 }
 
-extension CompressionSettings.Profile: ExpressibleByArgument {}
+extension FormatName: ExpressibleByArgument {}
 
 /// The keys `verify`, `index --merge` and `publish` trust.
 struct TrustOptions: ParsableArguments {
@@ -95,4 +108,11 @@ struct TrustOptions: ParsableArguments {
         for d in keysDir { k.addDirectory(d) }
         return k
     }
+}
+
+/// A private key others can read is a leaked key: say so (once, on stderr), but go on.
+func warnIfReadableByOthers(_ path: String) {
+    guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
+          let perms = attrs[.posixPermissions] as? Int, perms & 0o077 != 0 else { return }
+    FileHandle.standardError.write(Data("warning: \(path) is readable by other users (mode \(String(perms, radix: 8))); run chmod 600 on it\n".utf8))
 }

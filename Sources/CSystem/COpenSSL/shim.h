@@ -9,3 +9,7 @@
 #include <openssl/rand.h>
 #include <openssl/bn.h>
 #include <openssl/x509.h>
+#include <openssl/decoder.h>
+#include <openssl/encoder.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>

@@ -1,0 +1,58 @@
+import Foundation
+
+/// What index editing needs of an entry, whatever its format.
+public protocol IndexedPackage: Equatable {
+    var name: String { get }
+    var version: String { get }
+    var arch: String { get }
+}
+
+/// Merge and prune, shared by the index formats.
+public enum IndexEditing {
+    /// Adds `new` entries; an existing entry with the same name, version and architecture is replaced.
+    /// Returns how many entries were replaced (by a different entry).
+    public static func merge<E: IndexedPackage>(_ entries: inout [E], _ new: [E]) -> Int {
+        func key(_ e: E) -> String { e.name + "\u{0}" + e.version + "\u{0}" + e.arch }
+        var position: [String: Int] = [:]
+        position.reserveCapacity(entries.count + new.count)
+        for (i, e) in entries.enumerated() { position[key(e)] = i }
+        var replaced = 0
+        for e in new {
+            if let p = position[key(e)] {
+                if entries[p] != e { replaced += 1 }
+                entries[p] = e
+            } else {
+                position[key(e)] = entries.count
+                entries.append(e)
+            }
+        }
+        return replaced
+    }
+
+    /// Keeps the newest `keep` versions of each package name (apk version order); returns the removed entries.
+    public static func prune<E: IndexedPackage>(_ entries: inout [E], keep: Int) -> [E] {
+        precondition(keep >= 1)
+        var byName: [String: [String]] = [:]
+        for e in entries { byName[e.name, default: []].append(e.version) }
+        var dropped: Set<String> = [] // "name\0version"
+        for (name, versions) in byName {
+            var distinct = Array(Set(versions))
+            guard distinct.count > keep else { continue }
+            distinct.sort { a, b in
+                switch APKVersion.compare(a, b) {
+                case .greater: return true
+                case .less: return false
+                case .equal: return a.utf8.lexicographicallyPrecedes(b.utf8)
+                }
+            }
+            for v in distinct[keep...] { dropped.insert(name + "\u{0}" + v) }
+        }
+        guard !dropped.isEmpty else { return [] }
+        var removed: [E] = []
+        entries.removeAll { e in
+            if dropped.contains(e.name + "\u{0}" + e.version) { removed.append(e); return true }
+            return false
+        }
+        return removed
+    }
+}

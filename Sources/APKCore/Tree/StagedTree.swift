@@ -1,0 +1,179 @@
+import CPlatform
+import APKCrypto
+import Foundation
+import SystemIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One entry of a staged install tree, as found on disk (lstat), not yet mapped to tar metadata.
+public struct TreeEntry: Sendable {
+    public enum Kind: Sendable, Equatable { case file, directory, symlink, characterDevice, blockDevice, fifo }
+    /// Relative path without leading `./` or `/`.
+    public var path: String
+    public var kind: Kind
+    public var mode: UInt32          // permission bits incl. setuid/setgid/sticky
+    public var uid: UInt32
+    public var gid: UInt32
+    public var size: Int64
+    public var mtime: Int64
+    public var device: UInt64
+    public var inode: UInt64
+    public var linkCount: UInt64
+    public var linkTarget: String = ""
+    public var rdevMajor: UInt32 = 0
+    public var rdevMinor: UInt32 = 0
+    /// For the 2nd and later paths of a hard-linked inode: the first path (in sorted order).
+    public var hardlinkTo: String? = nil
+}
+
+/// Reads a staged tree the way abuild's `create_apks` does: every path below the top-level
+/// entries except top-level dotfiles, sorted bytewise, directories before their contents.
+public enum StagedTree {
+    /// Limits protecting against pathological trees.
+    public static let maxDepth = 256
+
+    /// `includeTopLevelDotfiles`: abuild leaves top-level dotfiles out (v2); apk mkpkg keeps every
+    /// entry (v3).
+    public static func scan(root: String, includeTopLevelDotfiles: Bool = false) throws -> [TreeEntry] {
+        var st = stat()
+        guard lstat(root, &st) == 0 else {
+            throw SystemError.current(path: root, "cannot read staged tree")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else {
+            throw FormatError.io(path: root, reason: "not a directory")
+        }
+        var entries: [TreeEntry] = []
+        try walk(root: root, relative: "", depth: 0, dotfiles: includeTopLevelDotfiles, into: &entries)
+        entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        // Hard links: the first path of an inode (in sorted order) is stored, later ones link to it.
+        var firstPath: [String: String] = [:]
+        for i in entries.indices where entries[i].kind == .file && entries[i].linkCount > 1 {
+            let key = "\(entries[i].device):\(entries[i].inode)"
+            if let first = firstPath[key] { entries[i].hardlinkTo = first } else { firstPath[key] = entries[i].path }
+        }
+        return entries
+    }
+
+    private static func walk(root: String, relative: String, depth: Int, dotfiles: Bool, into entries: inout [TreeEntry]) throws {
+        guard depth < maxDepth else { throw FormatError.io(path: root + "/" + relative, reason: "tree is nested too deeply") }
+        let dirPath = relative.isEmpty ? root : root + "/" + relative
+        guard let dir = opendir(dirPath) else {
+            throw SystemError.current(path: dirPath, "cannot list directory")
+        }
+        var names: [String] = []
+        while let ent = readdir(dir) {
+            let name = withUnsafePointer(to: ent.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name == "." || name == ".." { continue }
+            if relative.isEmpty && !dotfiles && name.hasPrefix(".") { continue } // abuild: `set -- *`
+            names.append(name)
+        }
+        closedir(dir)
+        for name in names {
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            let full = root + "/" + rel
+            var st = stat()
+            guard lstat(full, &st) == 0 else {
+                throw SystemError.current(path: full, "cannot stat")
+            }
+            var e = TreeEntry(path: rel, kind: .file, mode: UInt32(st.st_mode) & 0o7777, uid: st.st_uid, gid: st.st_gid,
+                              size: Int64(st.st_size), mtime: Int64(st.st_mtim.tv_sec), device: UInt64(st.st_dev),
+                              inode: UInt64(st.st_ino), linkCount: UInt64(st.st_nlink))
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: e.kind = .file
+            case S_IFDIR: e.kind = .directory; e.size = 0
+            case S_IFLNK:
+                e.kind = .symlink
+                e.linkTarget = try readLink(full)
+                e.size = 0
+            case S_IFCHR: e.kind = .characterDevice; e.size = 0; (e.rdevMajor, e.rdevMinor) = split(st.st_rdev)
+            case S_IFBLK: e.kind = .blockDevice; e.size = 0; (e.rdevMajor, e.rdevMinor) = split(st.st_rdev)
+            case S_IFIFO: e.kind = .fifo; e.size = 0
+            default:
+                throw FormatError.io(path: full, reason: "sockets cannot be packaged; remove it from the staged tree")
+            }
+            entries.append(e)
+            if e.kind == .directory { try walk(root: root, relative: rel, depth: depth + 1, dotfiles: dotfiles, into: &entries) }
+        }
+    }
+
+    /// The staged tree's top directory itself (v3 packages record its mode and owner).
+    public static func rootEntry(_ root: String) throws -> TreeEntry {
+        var st = stat()
+        guard lstat(root, &st) == 0 else { throw SystemError.current(path: root, "cannot read staged tree") }
+        return TreeEntry(path: "", kind: .directory, mode: UInt32(st.st_mode) & 0o7777, uid: st.st_uid, gid: st.st_gid,
+                         size: 0, mtime: Int64(st.st_mtim.tv_sec), device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                         linkCount: UInt64(st.st_nlink))
+    }
+
+    /// The raw `st_rdev` of a device entry, as apk 3 stores it.
+    public static func rawDevice(major: UInt32, minor: UInt32) -> UInt64 {
+        let ma = UInt64(major), mi = UInt64(minor)
+        return (ma & 0xfff) << 8 | (ma & ~0xfff) << 32 | (mi & 0xff) | (mi & ~0xff) << 12
+    }
+
+    static func readLink(_ path: String) throws -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink(path, &buf, buf.count - 1)
+        guard n >= 0 else { throw SystemError.current(path: path, "cannot read link") }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func split(_ dev: dev_t) -> (UInt32, UInt32) {
+        let d = UInt64(dev)
+        let major = ((d >> 32) & 0xffff_f000) | ((d >> 8) & 0x0000_0fff)
+        let minor = ((d >> 12) & 0xffff_ff00) | (d & 0x0000_00ff)
+        return (UInt32(truncatingIfNeeded: major), UInt32(truncatingIfNeeded: minor))
+    }
+
+    /// Extended attributes of a path (not following symlinks). abuild's rule (v2, the default):
+    /// sorted by name, `security.selinux` dropped; apk mkpkg's (`abuildRule: false`, v3): all of
+    /// them, in the order the file system lists them.
+    public static func xattrs(of path: String, abuildRule: Bool = true) -> [(name: String, value: [UInt8])] {
+        let size = Int(apkit_llistxattr(path, nil, 0))
+        guard size > 0 else { return [] }
+        var names = [CChar](repeating: 0, count: size)
+        let got = Int(apkit_llistxattr(path, &names, UInt(size)))
+        guard got > 0 else { return [] }
+        var result: [(String, [UInt8])] = []
+        for raw in names[0..<got].split(separator: 0) {
+            let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if abuildRule && name == "security.selinux" { continue }
+            let vlen = Int(apkit_lgetxattr(path, name, nil, 0))
+            guard vlen >= 0 else { continue }
+            var value = [UInt8](repeating: 0, count: vlen)
+            if vlen > 0 {
+                let n = Int(apkit_lgetxattr(path, name, &value, UInt(vlen)))
+                guard n >= 0 else { continue }
+                value = Array(value[0..<n])
+            }
+            result.append((name, value))
+        }
+        return abuildRule ? result.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) } : result
+    }
+}
+
+/// Caches uid/gid to name lookups.
+public final class OwnerNames {
+    public init() {}
+    private var users: [UInt32: String?] = [:]
+    private var groups: [UInt32: String?] = [:]
+
+    public func user(_ uid: UInt32) -> String? {
+        if let c = users[uid] { return c }
+        var name: String? = nil
+        if let pw = getpwuid(uid) { name = String(cString: pw.pointee.pw_name) }
+        users[uid] = name
+        return name
+    }
+
+    public func group(_ gid: UInt32) -> String? {
+        if let c = groups[gid] { return c }
+        var name: String? = nil
+        if let gr = getgrgid(gid) { name = String(cString: gr.pointee.gr_name) }
+        groups[gid] = name
+        return name
+    }
+}

@@ -1,0 +1,200 @@
+import APKCore
+import APKCrypto
+import Foundation
+import SystemIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes signed `.apk` files: data member to a temp file (hashed as it is written), then
+/// `.PKGINFO` with `datahash`, the control member, its signatures, and the three joined.
+public struct PackageBuilder: Sendable {
+    public var signer: Signer
+    public var engine: CompressionEngine
+    /// Engine for the small signature and control members (one member each).
+    public var smallEngine: CompressionEngine = ZlibGzipEngine(level: 9)
+
+    public init(signer: Signer, engine: CompressionEngine = ParallelDeflateEngine(settings: .default)) {
+        self.signer = signer
+        self.engine = engine
+    }
+
+    /// Builds `spec` into `outputPath`, atomically: on any error nothing is left behind.
+    public func build(_ spec: PackageSpec, to outputPath: String) throws -> BuiltPackage {
+        let root = spec.root.path
+        let entries = try StagedTree.scan(root: root)
+        var info = spec.info
+        if info.origin.isEmpty { info.origin = info.name }
+        let now = Int64(Date().timeIntervalSince1970)
+        if info.buildDate == 0 { info.buildDate = spec.sourceDateEpoch ?? now }
+        let metaTime = spec.sourceDateEpoch ?? info.buildDate
+        info.size = PackageBuilder.installedSize(entries)
+
+        let dir = (outputPath as NSString).deletingLastPathComponent
+        let dataTemp = (dir.isEmpty ? "." : dir) + "/.\((outputPath as NSString).lastPathComponent).data-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(dataTemp) }
+
+        // 1. Data member, hashed (SHA-256) as its compressed bytes are written.
+        let dataHash = Digest(.sha256)
+        do {
+            let file = try FileSink(path: dataTemp, mode: 0o600)
+            let member = try engine.makeMember(writingTo: HashingSink([dataHash], next: file))
+            try writeDataTar(entries: entries, spec: spec, into: member)
+            try member.finish()
+            try file.close()
+        }
+        let pkginfo = PKGINFO(info: info, dataHash: dataHash.finalize().hexString)
+
+        // 2. Control member: .PKGINFO then the scripts, a cut tar.
+        let control = try controlMember(pkginfo, scripts: spec.scripts, mtime: metaTime)
+
+        // 3. Signature member over the compressed control member.
+        let signature = try signatureMember(over: control, mtime: metaTime)
+
+        // 4. Join: signature + control + data, written to a temp file and renamed.
+        let out = try AtomicFile(destination: outputPath, mode: 0o644)
+        do {
+            try out.sink.write(signature)
+            try out.sink.write(control)
+            try out.sink.append(contentsOf: dataTemp)
+            try out.commit()
+        } catch {
+            out.abandon()
+            throw error
+        }
+        var st = stat()
+        stat(outputPath, &st)
+        return BuiltPackage(path: outputPath, format: .v2, info: info, fileSize: Int64(st.st_size),
+                            identity: Digest.hash(.sha1, control))
+    }
+
+    /// abuild's installed size: regular files, each inode once; 1 when that is 0 but there are entries.
+    public static func installedSize(_ entries: [TreeEntry]) -> Int64 {
+        let total = entries.reduce(Int64(0)) { $0 + ($1.kind == .file && $1.hardlinkTo == nil ? $1.size : 0) }
+        return total == 0 && !entries.isEmpty ? 1 : total
+    }
+
+    func writeDataTar(entries: [TreeEntry], spec: PackageSpec, into sink: ByteSink) throws {
+        let tar = TarWriter(sink: sink)
+        let names = OwnerNames()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        for e in entries {
+            let full = spec.root.path + "/" + e.path
+            var t = TarWriter.Entry(path: e.path, type: .regular, mode: e.mode, mtime: spec.sourceDateEpoch ?? e.mtime)
+            if let o = spec.ownerOverrides[e.path] {
+                t.userName = o.user
+                t.groupName = o.group
+            } else {
+                if let u = names.user(e.uid), spec.users.contains(u) { t.userName = u }
+                if let g = names.group(e.gid), spec.groups.contains(g) { t.groupName = g }
+            }
+            t.xattrs = StagedTree.xattrs(of: full)
+            switch e.kind {
+            case .directory:
+                t.type = .directory
+                try tar.begin(t)
+            case .symlink:
+                t.type = .symlink
+                t.mode = 0o777
+                t.linkTarget = e.linkTarget
+                t.sha1 = Digest.hash(.sha1, Array(e.linkTarget.utf8))
+                try tar.begin(t)
+            case .characterDevice, .blockDevice, .fifo:
+                t.type = e.kind == .fifo ? .fifo : (e.kind == .blockDevice ? .blockDevice : .characterDevice)
+                t.deviceMajor = e.rdevMajor
+                t.deviceMinor = e.rdevMinor
+                try tar.begin(t)
+            case .file:
+                if let first = e.hardlinkTo {
+                    t.type = .hardlink
+                    t.linkTarget = first
+                    try tar.begin(t)
+                    continue
+                }
+                t.size = e.size
+                if e.size <= Int64(buffer.count) {
+                    // Small file: one read, hashed and written from memory.
+                    let src = try FileSource(path: full)
+                    var got = 0
+                    while got <= Int(e.size) {
+                        let n = try buffer.withUnsafeMutableBytes { try src.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+                        if n == 0 { break }
+                        got += n
+                        if got == buffer.count { break }
+                    }
+                    guard got == Int(e.size) else { throw changed(full) }
+                    t.sha1 = buffer.withUnsafeBytes { Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                    try tar.begin(t)
+                    try buffer.withUnsafeBytes { try tar.writeContent(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                } else {
+                    // Large file, streamed twice: the SHA-1 goes in the header, before the content.
+                    let sha1 = Digest(.sha1)
+                    let hashed = try stream(full, buffer: &buffer) { sha1.update($0) }
+                    guard hashed == e.size else { throw changed(full) }
+                    t.sha1 = sha1.finalize()
+                    try tar.begin(t)
+                    let copied = try stream(full, buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
+                    guard copied == e.size else { throw changed(full) }
+                }
+                try tar.finishContent(size: e.size)
+            }
+        }
+        try tar.finish(cut: false)
+    }
+
+    private func changed(_ path: String) -> FormatError {
+        FormatError.io(path: path, reason: "file changed while it was being packaged; rerun when the tree is stable")
+    }
+
+    private func stream(_ path: String, buffer: inout [UInt8], limit: Int64 = .max,
+                        _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let src = try FileSource(path: path)
+        var total: Int64 = 0
+        while total < limit {
+            let n = try buffer.withUnsafeMutableBytes { try src.read(into: $0) }
+            if n == 0 { break }
+            let take = Int(min(Int64(n), limit - total))
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+            total += Int64(take)
+        }
+        return total
+    }
+
+    func controlMember(_ pkginfo: PKGINFO, scripts: [ScriptKind: Data], mtime: Int64) throws -> Data {
+        let buf = BufferSink()
+        let member = try smallEngine.makeMember(writingTo: buf)
+        let tar = TarWriter(sink: member)
+        try tar.add(TarWriter.Entry(path: ".PKGINFO", type: .regular, mode: 0o644, mtime: mtime),
+                    content: Data(pkginfo.render().utf8))
+        for kind in ScriptKind.allCases {
+            guard let body = scripts[kind] else { continue }
+            try tar.add(TarWriter.Entry(path: kind.fileName, type: .regular, mode: 0o755, mtime: mtime), content: body)
+        }
+        try tar.finish(cut: true)
+        try member.finish()
+        return buf.data
+    }
+
+    func signatureMember(over control: Data, mtime: Int64) throws -> Data {
+        try PackageBuilder.signatureMember(signer: signer, over: control, mtime: mtime, engine: smallEngine)
+    }
+
+    /// A cut tar of `.SIGN.<TYPE>.<keyname>` entries, one per signature type, as one gzip member.
+    public static func signatureMember(signer: Signer, over signed: Data, mtime: Int64,
+                                       engine: CompressionEngine = ZlibGzipEngine(level: 9)) throws -> Data {
+        let buf = BufferSink()
+        let member = try engine.makeMember(writingTo: buf)
+        let tar = TarWriter(sink: member)
+        for type in signer.types {
+            let sig = try signer.key.sign(signed, type: type)
+            // abuild-sign: `apk_tar --owner=0 --group=0 --numeric-owner`, so no owner names.
+            var e = TarWriter.Entry(path: type.entryName(keyName: signer.keyName), type: .regular, mode: 0o644, mtime: mtime)
+            e.userName = ""
+            e.groupName = ""
+            try tar.add(e, content: sig)
+        }
+        try tar.finish(cut: true)
+        try member.finish()
+        return buf.data
+    }
+}

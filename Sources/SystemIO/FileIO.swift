@@ -1,0 +1,153 @@
+import CPlatform
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A plain POSIX file descriptor, written through a small buffer.
+public final class FileSink: ByteSink {
+    public let path: String
+    let fd: Int32
+    private var buffer: [UInt8] = []
+    private let capacity = 1 << 20
+    private var closed = false
+
+    public init(path: String, mode: mode_t = 0o644) throws {
+        self.path = path
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        if fd < 0 { throw SystemError.current(path: path) }
+        buffer.reserveCapacity(capacity)
+    }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if buffer.count + bytes.count > capacity { try flush() }
+        if bytes.count >= capacity { try writeAll(bytes); return }
+        buffer.append(contentsOf: bytes)
+    }
+
+    public func flush() throws {
+        if buffer.isEmpty { return }
+        try buffer.withUnsafeBytes { try writeAll($0) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = retryingOnInterrupt { systemWrite(fd, bytes.baseAddress! + off, bytes.count - off) }
+            if n < 0 { throw SystemError.current(path: path, "write failed") }
+            off += n
+        }
+    }
+
+    /// Flushes, fsyncs when asked, and closes.
+    public func close(sync: Bool = false) throws {
+        guard !closed else { return }
+        closed = true
+        defer { systemClose(fd) }
+        try flush()
+        if sync && fsync(fd) != 0 {
+            throw SystemError.current(path: path, "fsync failed")
+        }
+    }
+
+    /// Appends the whole content of another file, in the kernel where it can (`copy_file_range`).
+    public func append(contentsOf sourcePath: String) throws {
+        try flush()
+        let src = open(sourcePath, O_RDONLY | O_CLOEXEC)
+        if src < 0 { throw SystemError.current(path: sourcePath) }
+        defer { systemClose(src) }
+        var useCopyRange = true
+        var chunk = [UInt8](repeating: 0, count: 0)
+        while true {
+            if useCopyRange {
+                let n = apkit_copy_file_range(src, fd, 1 << 30)
+                if n > 0 { continue }
+                if n == 0 { return }
+                if errno == EINTR { continue }
+                // EXDEV, ENOSYS, EINVAL...: fall back to read/write.
+                useCopyRange = false
+                chunk = [UInt8](repeating: 0, count: 1 << 20)
+            }
+            let n = chunk.withUnsafeMutableBytes { buf in retryingOnInterrupt { systemRead(src, buf.baseAddress, buf.count) } }
+            if n == 0 { return }
+            if n < 0 { throw SystemError.current(path: sourcePath, "read failed") }
+            try chunk.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+
+    deinit { if !closed { systemClose(fd) } }
+}
+
+/// Reads a file in bounded chunks.
+public final class FileSource {
+    public let path: String
+    let fd: Int32
+    public init(path: String) throws {
+        self.path = path
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemError.current(path: path) }
+    }
+    /// Reads up to `buffer.count` bytes; 0 at end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = retryingOnInterrupt { systemRead(fd, buffer.baseAddress, buffer.count) }
+        if n < 0 { throw SystemError.current(path: path, "read failed") }
+        return n
+    }
+    /// Streams the whole file to `sink` in chunks of `chunkSize`.
+    public func copy(to sink: ByteSink, chunkSize: Int = 1 << 20) throws -> Int64 {
+        var buf = [UInt8](repeating: 0, count: chunkSize)
+        var total: Int64 = 0
+        while true {
+            let n = try buf.withUnsafeMutableBytes { try read(into: $0) }
+            if n == 0 { return total }
+            total += Int64(n)
+            try buf.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+    }
+    deinit { systemClose(fd) }
+}
+
+/// Writes a file atomically: a temp file beside the destination, renamed into place on commit.
+/// If `commit` is never called (an error was thrown), the temp file is removed.
+public final class AtomicFile {
+    public let destination: String
+    public let tempPath: String
+    public let sink: FileSink
+    private var done = false
+
+    public init(destination: String, mode: mode_t = 0o644) throws {
+        self.destination = destination
+        let dir = (destination as NSString).deletingLastPathComponent
+        let base = (destination as NSString).lastPathComponent
+        tempPath = (dir.isEmpty ? "." : dir) + "/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        sink = try FileSink(path: tempPath, mode: mode)
+    }
+
+    public func commit() throws {
+        try sink.close(sync: true)
+        if rename(tempPath, destination) != 0 {
+            let e = SystemError.current(path: destination, "rename failed")
+            unlink(tempPath)
+            throw e
+        }
+        done = true
+    }
+
+    public func abandon() {
+        guard !done else { return }
+        done = true
+        try? sink.close()
+        unlink(tempPath)
+    }
+
+    deinit { abandon() }
+}
+
+/// Writes `data` to `path` atomically.
+public func writeFileAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
+    let f = try AtomicFile(destination: path, mode: mode)
+    do { try f.sink.write(data); try f.commit() } catch { f.abandon(); throw error }
+}
