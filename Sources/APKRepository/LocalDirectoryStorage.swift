@@ -23,9 +23,7 @@ public final class LocalDirectoryStorage: RepositoryStorage {
         if FileManager.default.fileExists(atPath: r, isDirectory: &isDir) {
             guard isDir.boolValue else { throw StorageError.io(key: r, reason: "not a directory") }
         } else if create {
-            do { try FileManager.default.createDirectory(atPath: r, withIntermediateDirectories: true) } catch {
-                throw StorageError.io(key: r, reason: "cannot create the repository directory: \(error.localizedDescription)")
-            }
+            // Created by the first write, so that a publish refused before writing leaves nothing.
         } else {
             throw StorageError.io(key: r, reason: "no such directory")
         }

@@ -65,6 +65,32 @@ final class FormatConformanceTests: XCTestCase {
         }
     }
 
+    /// `publish` into a directory, for every format: packages, key, index last; a rerun changes
+    /// nothing; the index names every package and verifies.
+    func testPublishToDirectoryForEveryFormat() throws {
+        for format in Self.formats {
+            let t = TempDir()
+            let s = stage(t)
+            let a = try pack(s, output: t.sub("p"), extra: ["--format", format, "--no-trace"])
+            let b = try pack(s, name: "hello-all", output: t.sub("p"), extra: ["--format", format, "--no-trace", "--arch", "noarch"])
+            let repo = t.sub("repo")
+            let args = ["publish", "--to", repo, "--key", TestKeys.privateKey, "--arch", "x86_64", "--json", a, b]
+            let r = try apkit(args)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let indexName = format == "v2" ? "APKINDEX.tar.gz" : "packages.adb"
+            let idx = "\(repo)/x86_64/\(indexName)"
+            XCTAssertEqual(try apkit(["verify", "--keys-dir", "\(repo)/keys", idx, "\(repo)/x86_64/hello-1.0-r0.apk",
+                                      "\(repo)/x86_64/hello-all-1.0-r0.apk"]).status, 0)
+            let ij = try JSONSerialization.jsonObject(with: try apkit(["inspect", "--json", idx]).stdoutData) as! [String: Any]
+            XCTAssertEqual((ij["index"] as! [String: String])["packages"], "2", "\(format)")
+            let before = try Data(contentsOf: URL(fileURLWithPath: idx))
+            let again = try apkit(args)
+            XCTAssertEqual(again.status, 0, again.stderr)
+            XCTAssertTrue(again.stdout.contains("\"unchanged\" : true"), again.stdout)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: idx)), before, "\(format): a rerun must not rewrite the index")
+        }
+    }
+
     /// v2 and v3 never meet in one index.
     func testMixedFormatsAreRefused() throws {
         let t = TempDir()
@@ -75,6 +101,10 @@ final class FormatConformanceTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("separate repositories"), r.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: t.sub("idx")))
+        let p = try apkit(["publish", "--to", t.sub("repo"), "--key", TestKeys.privateKey, a, b])
+        XCTAssertEqual(p.status, 1)
+        XCTAssertTrue(p.stderr.contains("separate repositories"), p.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.sub("repo")), "a refused publish writes nothing")
     }
 }
 

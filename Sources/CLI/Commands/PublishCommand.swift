@@ -7,10 +7,12 @@ import S3Client
 struct PublishCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "publish",
-        abstract: "Publish .apk files into a repository (a directory or s3://BUCKET/PREFIX): <arch>/, its signed APKINDEX.tar.gz, keys/.",
+        abstract: "Publish .apk files into a repository (a directory or s3://BUCKET/PREFIX): <arch>/, its signed index, keys/.",
         discussion: """
             Copies each package to DIR/<arch>/<name>-<version>.apk (arch read from the package), places the \
-            public key at DIR/keys/<keyname>, then merges the packages into DIR/<arch>/APKINDEX.tar.gz, last. \
+            public key at DIR/keys/<keyname>, then merges the packages into the index, last: \
+            DIR/<arch>/APKINDEX.tar.gz for v2 packages, DIR/<arch>/packages.adb for v3 (one format per \
+            repository: a mix is refused before anything is written). \
             Every write is atomic and concurrent publishers into the same directory do not lose entries. \
             Publishing the same package again changes nothing; a different package under the same file name \
             is refused unless --overwrite. Clients: put DIR's URL in /etc/apk/repositories and the key in \
