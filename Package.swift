@@ -51,7 +51,7 @@ let package = Package(
         .target(name: "APKv3", dependencies: ["APKCore", "CZlib", "CDeflate", "CZstd"], path: "Sources/APKv3"),
         .target(name: "APKFormat", dependencies: ["APKCore", "APKv2", "APKv3"], path: "Sources/APKFormat"),
         .target(name: "APKRecipe", dependencies: ["APKFormat", "Yams"], path: "Sources/APKRecipe"),
-        .target(name: "S3Client", dependencies: ["SystemIO", "APKCrypto", "CCurlShim"], path: "Sources/S3Client"),
+        .target(name: "S3Client", dependencies: ["SystemIO", "APKCrypto", "CCurlShim"], path: "Sources/S3Client", swiftSettings: [.swiftLanguageMode(.v6)]),
         .target(name: "APKRepository", dependencies: ["APKFormat", "S3Client"], path: "Sources/APKRepository"),
         .executableTarget(name: "apkit", dependencies: [
             "APKFormat", "APKRecipe", "APKRepository", "S3Client",

@@ -1,5 +1,6 @@
 import CCurlShim
 import Foundation
+import Synchronization
 
 /// A request body: nothing, bytes in memory, or a region of a file (read while sending,
 /// through a small buffer, so a multi-GiB part never sits in memory).
@@ -56,10 +57,13 @@ public struct HTTPOptions: Sendable {
 /// sessions) are kept alive between requests; proxies come from the usual environment variables
 /// (`https_proxy`, `no_proxy`...), as libcurl does by default. Thread-safe: each request takes a
 /// handle from the pool for its duration.
-final class CurlHTTPClient: @unchecked Sendable {
+final class CurlHTTPClient: Sendable {
     let options: HTTPOptions
-    private let lock = NSLock()
-    private var idle: [UnsafeMutableRawPointer] = []
+    /// A libcurl easy handle. `@unchecked Sendable` because libcurl allows a handle to be used from
+    /// any thread as long as only one thread uses it at a time, which the pool guarantees: a handle
+    /// is either in `idle` (owned by the mutex) or checked out by exactly one `perform`.
+    private struct EasyHandle: @unchecked Sendable { let raw: UnsafeMutableRawPointer }
+    private let idle = Mutex<[EasyHandle]>([])
     private static let globalInit: Void = { _ = curl_global_init(3) }()  // CURL_GLOBAL_ALL
 
     init(options: HTTPOptions) {
@@ -67,16 +71,20 @@ final class CurlHTTPClient: @unchecked Sendable {
         self.options = options
     }
 
-    deinit { for h in idle { curl_easy_cleanup(h) } }
+    deinit { idle.withLock { for h in $0 { curl_easy_cleanup(h.raw) } } }
 
     private func checkout() -> UnsafeMutableRawPointer? {
-        lock.lock(); defer { lock.unlock() }
-        if let h = idle.popLast() { return h }
+        if let h = idle.withLock({ $0.popLast() }) { return h.raw }
         return curl_easy_init()
     }
     private func checkin(_ h: UnsafeMutableRawPointer) {
-        lock.lock(); defer { lock.unlock() }
-        if idle.count < 16 { idle.append(h) } else { curl_easy_cleanup(h) }
+        let handle = EasyHandle(raw: h)
+        let kept = idle.withLock { pool -> Bool in
+            guard pool.count < 16 else { return false }
+            pool.append(handle)
+            return true
+        }
+        if !kept { curl_easy_cleanup(h) }
     }
 
     /// Performs one request. With `sink`, a successful (< 300) response body is handed to it piece
@@ -147,8 +155,8 @@ final class CurlHTTPClient: @unchecked Sendable {
         if let e = ctx.failure { reusable = false; throw e }
         guard code == CURLE_OK else {
             reusable = false
-            let detail = String(cString: errorBuffer).isEmpty ? String(cString: curl_easy_strerror(code))
-                                                              : String(cString: errorBuffer)
+            let buffered = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let detail = buffered.isEmpty ? String(cString: curl_easy_strerror(code)) : buffered
             throw S3Error(.network, "\(request.method) \(Self.redactedURL(request.url)) failed: \(detail)")
         }
         var status = 0

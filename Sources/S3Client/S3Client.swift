@@ -1,16 +1,20 @@
 import APKCrypto
 import Foundation
+import Synchronization
 
 /// An S3 bucket client: objects, multipart uploads, retries, typed errors.
 ///
 /// All methods are synchronous and thread-safe; multipart uploads run `concurrency` parts in
 /// parallel on their own threads. Object keys are given as stored (`x86_64/libstdc++-14.2.0-r4.apk`),
-/// never pre-encoded. ETags are returned as S3 sends them (with their double quotes) and can be
-/// passed back as they are to `.ifMatch`.
-public final class S3Client: @unchecked Sendable {
+/// never pre-encoded. ETags are returned in their quoted form (`"abc"`, as AWS sends them; a server
+/// that sends them bare gets them quoted) and can be passed back as they are to `.ifMatch`.
+public final class S3Client: Sendable {
     public let configuration: S3Configuration
     let http: CurlHTTPClient
     let signer: SigV4Signer
+    /// Seconds to add to this machine's clock to get the server's, learnt from a
+    /// `RequestTimeTooSkewed` answer (0 until then).
+    let clockOffset = Mutex<TimeInterval>(0)
 
     public init(_ configuration: S3Configuration) throws {
         guard !configuration.bucket.isEmpty else { throw S3Error(.configuration, "no S3 bucket given") }
@@ -50,6 +54,8 @@ public final class S3Client: @unchecked Sendable {
     public struct PutResult: Sendable {
         public var etag: String
         public var versionId: String?
+        /// The multipart upload that wrote the object; nil for a single PUT.
+        public var uploadId: String? = nil
     }
 
     public struct ObjectInfo: Sendable {
@@ -73,6 +79,15 @@ public final class S3Client: @unchecked Sendable {
     public struct MultipartUploadSummary: Sendable {
         public var key: String
         public var uploadId: String
+        /// When the upload was started (server clock), when the server said.
+        public var initiated: Date?
+    }
+
+    /// What a server does with `If-None-Match: *` / `If-Match` on PutObject (`probeConditionalWrites`).
+    public enum ConditionalWriteSupport: Sendable, Equatable {
+        case supported
+        /// Not honoured; the text says how (for one clear line to the user).
+        case unsupported(String)
     }
 
     /// Called with (bytes sent so far, total bytes) while an object is uploaded.
@@ -91,7 +106,7 @@ public final class S3Client: @unchecked Sendable {
     public func getObject(key: String) throws -> (data: Data, etag: String)? {
         let response = try send(.init(method: "GET", key: key, operation: "GetObject"), allow404: true)
         if response.status == 404 { return nil }
-        return (response.body, response.header("etag") ?? "")
+        return (response.body, Self.normalizeETag(response.header("etag")))
     }
 
     /// GET streamed into a file (created or truncated; removed again when the download fails).
@@ -144,7 +159,7 @@ public final class S3Client: @unchecked Sendable {
         let response = try send(.init(method: "PUT", key: key, headers: headers, body: httpBody,
                                       payloadHash: digests.payloadHash, operation: "PutObject",
                                       progress: progress.map { p in { sent in p(sent, total) } }))
-        return PutResult(etag: response.header("etag") ?? "", versionId: response.header("x-amz-version-id"))
+        return PutResult(etag: Self.normalizeETag(response.header("etag")), versionId: response.header("x-amz-version-id"))
     }
 
     public func deleteObject(key: String) throws {
@@ -163,7 +178,7 @@ public final class S3Client: @unchecked Sendable {
             for item in XMLLite.all("Contents", in: text) {
                 result.append(ObjectSummary(key: XMLLite.first("Key", in: item) ?? "",
                                             size: UInt64(XMLLite.first("Size", in: item) ?? "") ?? 0,
-                                            etag: XMLLite.first("ETag", in: item) ?? "",
+                                            etag: Self.normalizeETag(XMLLite.first("ETag", in: item)),
                                             lastModified: XMLLite.first("LastModified", in: item) ?? ""))
             }
             token = XMLLite.first("IsTruncated", in: text) == "true" ? XMLLite.first("NextContinuationToken", in: text) : nil
@@ -193,7 +208,9 @@ public final class S3Client: @unchecked Sendable {
         do {
             let parts = try uploadParts(key: key, uploadId: uploadId, path: path, size: size, partSize: partSize,
                                         progress: progress)
-            return try completeMultipartUpload(key: key, uploadId: uploadId, parts: parts, condition: condition)
+            var result = try completeMultipartUpload(key: key, uploadId: uploadId, parts: parts, condition: condition)
+            result.uploadId = uploadId
+            return result
         } catch {
             do {
                 try abortMultipartUpload(key: key, uploadId: uploadId)
@@ -220,32 +237,38 @@ public final class S3Client: @unchecked Sendable {
     }
 
     /// Shared state of the part workers of one multipart upload.
-    private final class PartQueue: @unchecked Sendable {
-        let lock = NSLock()
+    private final class PartQueue: Sendable {
+        struct State {
+            var next = 1
+            var etags: [String?]
+            var sent: [UInt64]
+            var failure: (any Error & Sendable)?
+        }
         let count: Int
-        var next = 1
-        var etags: [String?]
-        var sent: [UInt64]
-        var failure: Error?
+        let state: Mutex<State>
         init(count: Int) {
             self.count = count
-            etags = [String?](repeating: nil, count: count + 1)
-            sent = [UInt64](repeating: 0, count: count + 1)
+            state = Mutex(State(etags: [String?](repeating: nil, count: count + 1),
+                                sent: [UInt64](repeating: 0, count: count + 1)))
         }
         /// The next part number to send, nil when done or when a part failed.
         func take() -> Int? {
-            lock.lock(); defer { lock.unlock() }
-            if failure != nil || next > count { return nil }
-            next += 1
-            return next - 1
+            state.withLock { s in
+                if s.failure != nil || s.next > count { return nil }
+                s.next += 1
+                return s.next - 1
+            }
         }
-        func finished(_ number: Int, etag: String) { lock.lock(); etags[number] = etag; lock.unlock() }
-        func failed(_ error: Error) { lock.lock(); if failure == nil { failure = error }; lock.unlock() }
+        func finished(_ number: Int, etag: String) { state.withLock { $0.etags[number] = etag } }
+        func failed(_ error: any Error & Sendable) { state.withLock { if $0.failure == nil { $0.failure = error } } }
+        var failure: (any Error & Sendable)? { state.withLock { $0.failure } }
+        func etag(_ number: Int) -> String { state.withLock { $0.etags[number] ?? "" } }
         /// Records a part's bytes sent (restarting at 0 on a retry) and returns the total.
         func progress(_ number: Int, _ bytes: UInt64) -> UInt64 {
-            lock.lock(); defer { lock.unlock() }
-            sent[number] = bytes
-            return sent.reduce(0, +)
+            state.withLock { s in
+                s.sent[number] = bytes
+                return s.sent.reduce(0, +)
+            }
         }
     }
 
@@ -268,8 +291,11 @@ public final class S3Client: @unchecked Sendable {
                                                            { sent in report(queue.progress(number, sent), size) }
                                                        })
                         queue.finished(number, etag: etag)
-                    } catch {
+                    } catch let error as S3Error {
                         queue.failed(error)
+                        return
+                    } catch {
+                        queue.failed(S3Error(.io, "UploadPart \(number) of \(key): \(error)", key: key))
                         return
                     }
                 }
@@ -279,7 +305,7 @@ public final class S3Client: @unchecked Sendable {
         }
         group.wait()
         if let failure = queue.failure { throw failure }
-        return (1...count).map { ($0, queue.etags[$0]!) }
+        return (1...count).map { ($0, queue.etag($0)) }
     }
 
     // MARK: multipart primitives
@@ -305,10 +331,10 @@ public final class S3Client: @unchecked Sendable {
                                       query: [("partNumber", String(partNumber)), ("uploadId", uploadId)],
                                       headers: [("Content-MD5", Data(digests.md5!).base64EncodedString())], body: body,
                                       payloadHash: digests.payloadHash, operation: "UploadPart", progress: progress))
-        guard let etag = response.header("etag") else {
+        guard let etag = response.header("etag"), !etag.isEmpty else {
             throw S3Error(.invalidResponse, "UploadPart \(partNumber) of \(key) answered without an ETag", key: key)
         }
-        return etag
+        return Self.normalizeETag(etag)
     }
 
     /// Completes an upload from (part number, ETag) pairs. A 200 answer holding `<Error>` is an
@@ -327,7 +353,7 @@ public final class S3Client: @unchecked Sendable {
                                       body: .data(data), payloadHash: Digest.hash(.sha256, data).hexString,
                                       operation: "CompleteMultipartUpload"), errorIn200: true)
         let text = String(decoding: response.body, as: UTF8.self)
-        return PutResult(etag: XMLLite.first("ETag", in: text) ?? response.header("etag") ?? "",
+        return PutResult(etag: Self.normalizeETag(XMLLite.first("ETag", in: text) ?? response.header("etag")),
                          versionId: response.header("x-amz-version-id"))
     }
 
@@ -336,7 +362,8 @@ public final class S3Client: @unchecked Sendable {
                      allow404: true)
     }
 
-    /// Open multipart uploads under a prefix (following pagination).
+    /// Open multipart uploads under a prefix (following pagination). A 2xx answer that is not a
+    /// `ListMultipartUploadsResult` (an empty body, say) is an `.invalidResponse` error.
     public func listMultipartUploads(prefix: String = "") throws -> [MultipartUploadSummary] {
         var result: [MultipartUploadSummary] = []
         var keyMarker: String?, idMarker: String?
@@ -346,9 +373,15 @@ public final class S3Client: @unchecked Sendable {
             if let idMarker { query.append(("upload-id-marker", idMarker)) }
             let response = try send(.init(method: "GET", key: nil, query: query, operation: "ListMultipartUploads"))
             let text = String(decoding: response.body, as: UTF8.self)
+            guard text.contains("<ListMultipartUploadsResult") else {
+                throw S3Error(.invalidResponse, "ListMultipartUploads at \(configuration.endpointDescription) answered HTTP "
+                    + "\(response.status) " + (text.isEmpty ? "with an empty body" : "without a ListMultipartUploadsResult"),
+                    httpStatus: response.status)
+            }
             for upload in XMLLite.all("Upload", in: text) {
                 result.append(MultipartUploadSummary(key: XMLLite.first("Key", in: upload) ?? "",
-                                                     uploadId: XMLLite.first("UploadId", in: upload) ?? ""))
+                                                     uploadId: XMLLite.first("UploadId", in: upload) ?? "",
+                                                     initiated: XMLLite.first("Initiated", in: upload).flatMap(Self.parseDate)))
             }
             if XMLLite.first("IsTruncated", in: text) == "true" {
                 keyMarker = XMLLite.first("NextKeyMarker", in: text)
@@ -360,6 +393,55 @@ public final class S3Client: @unchecked Sendable {
         return result
     }
 
+    /// Finds out whether the server honours conditional writes, with a small object at `key` (which
+    /// must not exist; it is deleted again): PUT with `If-None-Match: *` (creates it), the same again
+    /// (must be refused with 412), and PUT with `If-Match` on an ETag it does not have (must be
+    /// refused). A server that writes anyway, or answers 501 / NotImplemented, does not support them.
+    /// Returns the verdict and, when the probe object could not be deleted, why.
+    public func probeConditionalWrites(key: String) throws -> (support: ConditionalWriteSupport, cleanupError: S3Error?) {
+        let body = Data("apkit: conditional-write probe; safe to delete\n".utf8)
+        var wrote = false
+        func attempt(_ condition: Condition) throws -> Bool? {
+            do {
+                try putObject(key: key, body: .data(body), contentType: "text/plain", condition: condition)
+                wrote = true
+                return true
+            } catch let e as S3Error where e.kind == .preconditionFailed {
+                return false
+            } catch let e as S3Error where e.httpStatus == 501 || e.code == "NotImplemented" {
+                return nil
+            }
+        }
+        let verdict: ConditionalWriteSupport
+        do {
+            let header = { (c: Condition) in c == .ifNoneMatchAny ? "If-None-Match: *" : "If-Match" }
+            var result = ConditionalWriteSupport.supported
+            for (condition, mustWrite) in [(Condition.ifNoneMatchAny, true), (.ifNoneMatchAny, false),
+                                           (.ifMatch("\"00000000000000000000000000000000\""), false)] {
+                switch try attempt(condition) {
+                case nil:
+                    result = .unsupported("answers 501 NotImplemented to PutObject with \(header(condition))")
+                case true? where !mustWrite:
+                    result = .unsupported("ignores \(header(condition)) on PutObject (it overwrote an object it must not have)")
+                case false? where mustWrite:
+                    break  // someone else's object under the probe name: conditions work
+                default:
+                    continue
+                }
+                break
+            }
+            verdict = result
+        } catch {
+            if wrote { try? deleteObject(key: key) }
+            throw error
+        }
+        var cleanupError: S3Error?
+        if wrote {
+            do { try deleteObject(key: key) } catch let e as S3Error { cleanupError = e }
+        }
+        return (verdict, cleanupError)
+    }
+
     /// A presigned GET (or other method) URL for a key, valid `expires` seconds.
     public func presignedURL(key: String, method: String = "GET", expires: Int = 3600, date: Date = Date()) -> String {
         let (scheme, host, path) = location(key: key)
@@ -367,6 +449,48 @@ public final class S3Client: @unchecked Sendable {
     }
 
     // MARK: helpers
+
+    /// An ETag in its quoted form: `abc` becomes `"abc"`; quoted and weak (`W/"abc"`) ones stay as
+    /// they are; nil or blank gives "".
+    public static func normalizeETag(_ etag: String?) -> String {
+        guard let e = etag?.trimmingCharacters(in: .whitespaces), !e.isEmpty else { return "" }
+        if e.hasPrefix("W/") || (e.count >= 2 && e.hasPrefix("\"") && e.hasSuffix("\"")) { return e }
+        return "\"" + e + "\""
+    }
+
+    /// An HTTP date (`Tue, 15 Nov 1994 08:12:31 GMT`) or an ISO 8601 UTC time
+    /// (`2024-05-01T10:00:00.123Z`), as S3 writes them; nil for anything else.
+    public static func parseDate(_ text: String) -> Date? {
+        let s = text.trimmingCharacters(in: .whitespaces)
+        var t = tm()
+        var fraction = 0.0
+        let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        func clock(_ hms: Substring) -> Bool {
+            let p = hms.split(separator: ":")
+            guard p.count == 3, let h = Int32(p[0]), let m = Int32(p[1]) else { return false }
+            let secParts = p[2].split(separator: ".", maxSplits: 1)
+            guard let sec = Int32(secParts[0]) else { return false }
+            if secParts.count == 2, let f = Double("0." + secParts[1]) { fraction = f }
+            t.tm_hour = h; t.tm_min = m; t.tm_sec = sec
+            return (0...23).contains(h) && (0...59).contains(m) && (0...60).contains(sec)
+        }
+        if let comma = s.firstIndex(of: ",") {
+            // Tue, 15 Nov 1994 08:12:31 GMT
+            let f = s[s.index(after: comma)...].split(separator: " ")
+            guard f.count >= 4, let day = Int32(f[0]), let month = months.firstIndex(of: f[1].lowercased()),
+                  let year = Int32(f[2]), clock(f[3]) else { return nil }
+            t.tm_mday = day; t.tm_mon = Int32(month); t.tm_year = year - 1900
+        } else {
+            // 2024-05-01T10:00:00.123Z
+            let halves = s.split(separator: "T", maxSplits: 1)
+            guard halves.count == 2 else { return nil }
+            let d = halves[0].split(separator: "-")
+            guard d.count == 3, let year = Int32(d[0]), let month = Int32(d[1]), let day = Int32(d[2]),
+                  clock(halves[1].prefix { $0 != "Z" && $0 != "+" }) else { return nil }
+            t.tm_mday = day; t.tm_mon = month - 1; t.tm_year = year - 1900
+        }
+        return Date(timeIntervalSince1970: Double(timegm(&t)) + fraction)
+    }
 
     static func httpBody(_ body: Body) throws -> HTTPBody {
         switch body {
@@ -448,7 +572,7 @@ public final class S3Client: @unchecked Sendable {
             metadata[String(name.dropFirst("x-amz-meta-".count))] = value
         }
         return ObjectInfo(key: key, size: UInt64(response.header("content-length") ?? "") ?? UInt64(response.body.count),
-                          etag: response.header("etag") ?? "", contentType: response.header("content-type"),
+                          etag: normalizeETag(response.header("etag")), contentType: response.header("content-type"),
                           cacheControl: response.header("cache-control"), lastModified: response.header("last-modified"),
                           metadata: metadata)
     }

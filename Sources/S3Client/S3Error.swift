@@ -46,13 +46,14 @@ public struct S3Error: Error, CustomStringConvertible, Sendable {
 
     public var description: String { message }
 
-    /// Whether the request that failed this way is worth sending again.
+    /// Whether the request that failed this way is worth sending again. (`RequestTimeTooSkewed` is
+    /// not: `S3Client` corrects its clock from the server's time and retries it once itself.)
     public var isRetryable: Bool {
         switch kind {
         case .network: return true
         case .service, .invalidResponse:
             if let c = code, ["SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable", "Throttling",
-                              "ThrottlingException", "RequestTimeTooSkewed", "TooManyRequests"].contains(c) { return true }
+                              "ThrottlingException", "TooManyRequests"].contains(c) { return true }
             if let s = httpStatus { return s == 429 || (s >= 500 && s != 501) }
             return kind == .invalidResponse && httpStatus == nil
         default: return false
@@ -69,6 +70,8 @@ struct S3ErrorBody {
     var requestId: String?
     var endpoint: String?
     var canonicalRequest: String?
+    /// `RequestTimeTooSkewed`: the server's time.
+    var serverTime: String?
 
     init?(xml data: Data) {
         let text = String(decoding: data, as: UTF8.self)
@@ -80,6 +83,7 @@ struct S3ErrorBody {
         requestId = XMLLite.first("RequestId", in: error)
         endpoint = XMLLite.first("Endpoint", in: error)
         canonicalRequest = XMLLite.first("CanonicalRequest", in: error)
+        serverTime = XMLLite.first("ServerTime", in: error)
     }
 }
 

@@ -30,6 +30,8 @@ extension S3Client {
     /// Signs and sends an operation, retrying retryable failures with exponential backoff and
     /// full jitter. Returns 2xx answers (and 404 when `allow404`); throws a typed `S3Error`
     /// for everything else. `errorIn200`: a 200 whose body is an `<Error>` document is an error.
+    /// `RequestTimeTooSkewed`: the clock offset is learnt from the server's time (its `<ServerTime>`
+    /// or `Date` header), kept for later requests, and the request is signed again and retried once.
     func send(_ op: Operation, allow404: Bool = false, errorIn200: Bool = false,
               beforeAttempt: (() -> Void)? = nil,
               sink: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws -> HTTPResponse {
@@ -49,6 +51,7 @@ extension S3Client {
         let url = "\(scheme)://\(host)\(wirePath)" + (wireQuery.isEmpty ? "" : "?\(wireQuery)")
         let attempts = max(1, configuration.maxAttempts)
         var attempt = 0
+        var correctedClock = false
         while true {
             attempt += 1
             beforeAttempt?()
@@ -56,12 +59,14 @@ extension S3Client {
             headers.append(("Host", host))
             headers.append(("x-amz-content-sha256", payloadHash))
             let signed = signer.sign(method: op.method, path: path, query: op.query, headers: headers,
-                                     payloadHash: payloadHash, date: Date())
+                                     payloadHash: payloadHash, date: now())
             let request = HTTPRequest(method: op.method, url: url, headers: signed.headers, body: op.body,
                                       progress: op.progress)
             let failure: S3Error
+            var answer: HTTPResponse?
             do {
                 let response = try http.perform(request, sink: sink)
+                answer = response
                 if (200..<300).contains(response.status) || (allow404 && response.status == 404) {
                     if errorIn200, let body = S3ErrorBody(xml: response.body), body.code != nil {
                         failure = makeError(response, op: op, signed: signed, parsed: body)
@@ -73,6 +78,23 @@ extension S3Client {
                 }
             } catch let e as S3Error {
                 failure = e
+            }
+            if failure.code == "RequestTimeTooSkewed" {
+                let parsed = answer.flatMap { S3ErrorBody(xml: $0.body) }
+                let serverTime = (parsed?.serverTime ?? answer?.header("date")).flatMap(Self.parseDate)
+                if !correctedClock, let serverTime {
+                    correctedClock = true
+                    let offset = serverTime.timeIntervalSince(Date())
+                    clockOffset.withLock { $0 = offset }
+                    continue
+                }
+                var f = failure
+                let off = serverTime.map { String(format: " (server time %@, this machine %.0f s off)",
+                                                  SigV4Signer.timestamps($0).amzDate, -$0.timeIntervalSince(Date())) } ?? ""
+                f.message += correctedClock
+                    ? " — still after correcting for the server's clock\(off): set this machine's clock (NTP)"
+                    : " — the server's answer did not say its time\(off): set this machine's clock (NTP)"
+                throw f
             }
             guard failure.isRetryable, attempt < attempts else {
                 if attempt > 1 && failure.isRetryable {
@@ -87,6 +109,9 @@ extension S3Client {
             if delay > 0 { usleep(useconds_t(delay * 1_000_000)) }
         }
     }
+
+    /// This machine's time corrected by the offset learnt from `RequestTimeTooSkewed` (the time signed).
+    func now() -> Date { Date().addingTimeInterval(clockOffset.withLock { $0 }) }
 
     /// Turns an error answer into a typed error with a message a person can act on.
     func makeError(_ response: HTTPResponse, op: Operation, signed: SigV4Signer.Signed, parsed: S3ErrorBody?) -> S3Error {

@@ -46,6 +46,7 @@ struct S3TestServer {
     }
 
     /// Runs Python with boto3 pointed at this server (an independent client): `s3` is ready to use.
+    @discardableResult
     func boto(_ body: String, _ arguments: [String] = [], region: String = "us-east-1") throws -> ProcessResult {
         let script = """
         import sys, os, hashlib, json, boto3
