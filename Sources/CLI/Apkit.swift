@@ -16,5 +16,6 @@ struct Apkit: ParsableCommand {
             IndexCommand.self,
             PublishCommand.self,
             VercmpCommand.self,
+            InitCommand.self,
         ])
 }
