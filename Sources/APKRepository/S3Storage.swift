@@ -11,8 +11,18 @@ import S3Client
 /// an identical package is decided without downloading it.
 ///
 /// Packages are stored with a long `Cache-Control` (they never change under their name), the
-/// index with a short one. Multipart uploads of a key that were left open by an earlier,
-/// interrupted run are aborted once the key has been written.
+/// index with a short one.
+///
+/// Conditional writes are checked once per run, before the first conditional write, with a probe
+/// object (`probeConditionalWrites`): a server that ignores `If-None-Match`/`If-Match` or answers
+/// 501 is refused with one line, unless `conditionalWrites` is off (`--no-conditional-writes`);
+/// then preconditions are checked with a HEAD just before each write (safe for one publisher).
+///
+/// Housekeeping never fails a publish: open multipart uploads of a key apkit writes (left by a
+/// killed run, or by a retried CreateMultipartUpload whose answer was lost) are listed and aborted
+/// after the key is written, keeping the upload that wrote it, and when a key is found already
+/// stored, those started before it was written. A server that cannot list uploads (an error, 501,
+/// an empty answer) is reported once on stderr and the cleanup skipped.
 public final class S3Storage: RepositoryStorage {
     public let client: S3Client
     public let prefix: String
@@ -27,6 +37,22 @@ public final class S3Storage: RepositoryStorage {
     public var objectCacheControl = "public, max-age=31536000, immutable"
     /// Open multipart uploads that were aborted because they were left over (for reports and tests).
     public private(set) var abortedStaleUploads = 0
+    /// Use `If-None-Match`/`If-Match` (after checking the server honours them). Off
+    /// (`--no-conditional-writes`): no probe, preconditions checked with a HEAD before each write,
+    /// which is only safe when a single publisher writes at a time.
+    public var conditionalWrites = true
+    /// Where housekeeping problems are reported (one line each; default: stderr).
+    public var warn: (String) -> Void = { line in
+        FileHandle.standardError.write(Data("apkit: warning: \(line)\n".utf8))
+    }
+    /// The probe's verdict, once made (a refusal is thrown again on every conditional write).
+    var conditionalWriteError: Error?
+    var probedConditionalWrites = false
+    /// ListMultipartUploads does not work on this server: cleanup is skipped for the rest of the run.
+    var uploadListingUnavailable = false
+    /// Keys whose leftover uploads were already looked at by `stat`.
+    var cleanedOnStat: Set<String> = []
+    var warned: Set<String> = []
 
     public init(client: S3Client, prefix: String) {
         self.client = client
@@ -67,6 +93,15 @@ public final class S3Storage: RepositoryStorage {
     public func stat(_ key: String, wantSHA256: Bool) throws -> StoredObject? {
         try validateKey(key)
         guard let info = try client.headObject(key: objectKey(key)) else { return nil }
+        // Found already stored (a rerun): abort the uploads of it left open before it was written
+        // (a killed run, a lost CreateMultipartUpload answer). Uploads started after it was written
+        // may be a concurrent --overwrite in progress and are left alone.
+        if !key.hasSuffix("APKINDEX.tar.gz"), !cleanedOnStat.contains(key) {
+            cleanedOnStat.insert(key)
+            let written = info.lastModified.flatMap(S3Client.parseDate)
+            abortLeftoverUploads(of: objectKey(key), keeping: nil,
+                                 startedBefore: written.map { $0.addingTimeInterval(1) })
+        }
         let sha = Self.validSHA(info.metadata["sha256"])
         if plusCopies, let alias = Self.plusAlias(key) { try repairPlusAlias(key: key, alias: alias, sha256: sha) }
         return StoredObject(key: key, size: Int64(info.size), version: ObjectVersion(info.etag), sha256: sha)
@@ -123,17 +158,28 @@ public final class S3Storage: RepositoryStorage {
                     sha256: String?) throws -> ObjectVersion {
         try validateKey(key)
         let full = objectKey(key)
-        let condition: S3Client.Condition
+        var condition: S3Client.Condition
         switch precondition {
         case .none: condition = .none
         case .mustNotExist: condition = .ifNoneMatchAny
         case .mustMatch(let v): condition = .ifMatch(v.token)
         }
+        if condition != .none {
+            if conditionalWrites {
+                try checkConditionalWrites()
+            } else {
+                // Check-then-write: racy against another publisher, which the user accepted.
+                let current = try client.headObject(key: full)
+                switch precondition {
+                case .mustNotExist where current != nil: throw StorageError.conflict(key: key)
+                case .mustMatch(let v) where current.map({ ObjectVersion($0.etag) }) != v: throw StorageError.conflict(key: key)
+                default: break
+                }
+                condition = .none
+            }
+        }
         let sha = try sha256 ?? sha256Hex(ofFile: path)
         let isIndex = key.hasSuffix("/APKINDEX.tar.gz") || key == "APKINDEX.tar.gz"
-        // Uploads of this key already open before ours began: left by an interrupted run (or by a
-        // concurrent publisher of the same key, which then sees the key written and stops).
-        let stale = isIndex ? [] : try client.listMultipartUploads(prefix: full).filter { $0.key == full }
         let total = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
         let display = progress
         display?.begin(key: key, total: total)
@@ -152,11 +198,77 @@ public final class S3Storage: RepositoryStorage {
         display?.end(key: key, outcome: .done)
         // The space-for-plus copy, written before the index that names the package.
         if plusCopies, let alias = Self.plusAlias(key) { try putAlias(alias, from: path, sha256: sha) }
-        for upload in stale {
-            // Best effort: a failure here leaves garbage, not a broken repository.
-            if (try? client.abortMultipartUpload(key: upload.key, uploadId: upload.uploadId)) != nil { abortedStaleUploads += 1 }
+        // Uploads of this key still open besides the one that wrote it: left by an interrupted run,
+        // or ours whose CreateMultipartUpload answer was lost and retried. (A concurrent publisher
+        // of the same key whose upload this aborts gets NoSuchUpload, i.e. a conflict: it looks
+        // again and finds the key written.) The index, rewritten by every publisher, only when it
+        // went up in parts itself.
+        if !isIndex || result.uploadId != nil {
+            abortLeftoverUploads(of: full, keeping: result.uploadId, startedBefore: nil)
         }
         return ObjectVersion(result.etag)
+    }
+
+    // MARK: conditional writes
+
+    /// Probes the server once (see `S3Client.probeConditionalWrites`) and throws the refusal when it
+    /// does not honour conditional writes.
+    func checkConditionalWrites() throws {
+        if !probedConditionalWrites {
+            let probeKey = objectKey(".apkit-probe-\(String(UInt64.random(in: 0...UInt64.max), radix: 16))")
+            let (support, cleanupError) = try client.probeConditionalWrites(key: probeKey)
+            probedConditionalWrites = true
+            if let cleanupError {
+                warn("could not delete the probe object s3://\(client.configuration.bucket)/\(probeKey): \(cleanupError); "
+                    + "delete it by hand")
+            }
+            if case .unsupported(let how) = support {
+                conditionalWriteError = S3Error(.configuration, "\(client.configuration.endpointDescription) \(how): "
+                    + "concurrent publishers are not safe on this server; pass --no-conditional-writes to publish anyway "
+                    + "(one publisher at a time)")
+            }
+        }
+        if let e = conditionalWriteError { throw e }
+    }
+
+    // MARK: housekeeping
+
+    /// Aborts the open multipart uploads of `full` (a bucket key), except `keeping`, and when
+    /// `startedBefore` is given only those the server says were started before it. Never throws:
+    /// problems are reported through `warn` (a server that cannot list uploads, once).
+    func abortLeftoverUploads(of full: String, keeping: String?, startedBefore: Date?) {
+        guard !uploadListingUnavailable else { return }
+        let uploads: [S3Client.MultipartUploadSummary]
+        do {
+            uploads = try client.listMultipartUploads(prefix: full).filter { $0.key == full }
+        } catch {
+            let e = error as? S3Error
+            // An error, 501, or an answer that is not a listing: the server does not list uploads.
+            if e?.kind != .network {
+                uploadListingUnavailable = true
+                warn("cannot list open multipart uploads at \(client.configuration.endpointDescription) (\(error)); "
+                    + "skipping their cleanup (a bucket lifecycle rule with AbortIncompleteMultipartUpload removes any left open)")
+            } else {
+                warnOnce("list", "cannot list open multipart uploads of s3://\(client.configuration.bucket)/\(full) "
+                    + "(\(error)); skipping their cleanup")
+            }
+            return
+        }
+        for upload in uploads where upload.uploadId != keeping && !upload.uploadId.isEmpty {
+            if let limit = startedBefore, let started = upload.initiated, started >= limit { continue }
+            do {
+                try client.abortMultipartUpload(key: upload.key, uploadId: upload.uploadId)
+                abortedStaleUploads += 1
+            } catch {
+                warnOnce("abort", "cannot abort the open multipart upload \(upload.uploadId) of "
+                    + "s3://\(client.configuration.bucket)/\(upload.key) (\(error)); it is left to a lifecycle rule")
+            }
+        }
+    }
+
+    func warnOnce(_ kind: String, _ line: String) {
+        guard warned.insert(kind).inserted else { return }
+        warn(line)
     }
 
     public func list(prefix sub: String) throws -> [String] {

@@ -31,7 +31,8 @@ extension S3Client {
     /// full jitter. Returns 2xx answers (and 404 when `allow404`); throws a typed `S3Error`
     /// for everything else. `errorIn200`: a 200 whose body is an `<Error>` document is an error.
     /// `RequestTimeTooSkewed`: the clock offset is learnt from the server's time (its `<ServerTime>`
-    /// or `Date` header), kept for later requests, and the request is signed again and retried once.
+    /// or `Date` header), kept for later requests, and the request is signed again and retried once
+    /// (also for a bodiless 403, as HEAD gets, when the server's Date is over 5 minutes off).
     func send(_ op: Operation, allow404: Bool = false, errorIn200: Bool = false,
               beforeAttempt: (() -> Void)? = nil,
               sink: ((UnsafeRawBufferPointer) throws -> Void)? = nil) throws -> HTTPResponse {
@@ -79,9 +80,19 @@ extension S3Client {
             } catch let e as S3Error {
                 failure = e
             }
+            // A HEAD's 403 has no body to say RequestTimeTooSkewed: a bodiless 403 whose Date is
+            // minutes away from the time we signed is taken for one (corrected and retried once).
+            let headerTime = answer?.header("date").flatMap(Self.parseDate)
+            if failure.code == nil, answer?.status == 403, !correctedClock, let headerTime,
+               abs(headerTime.timeIntervalSince(now())) > 300 {
+                correctedClock = true
+                let offset = headerTime.timeIntervalSince(Date())
+                clockOffset.withLock { $0 = offset }
+                continue
+            }
             if failure.code == "RequestTimeTooSkewed" {
                 let parsed = answer.flatMap { S3ErrorBody(xml: $0.body) }
-                let serverTime = (parsed?.serverTime ?? answer?.header("date")).flatMap(Self.parseDate)
+                let serverTime = parsed?.serverTime.flatMap(Self.parseDate) ?? headerTime
                 if !correctedClock, let serverTime {
                     correctedClock = true
                     let offset = serverTime.timeIntervalSince(Date())

@@ -35,6 +35,14 @@ final class S3StubTests: XCTestCase {
         }
     }
 
+    func testClockSkewOnAHeadWithoutBodyIsCorrectedFromTheDateHeader() throws {
+        try stub.script(["skew": -7200])
+        let c = try client()
+        XCTAssertNil(try c.headObject(key: "absent"))
+        XCTAssertEqual(try stub.state().counts["HeadObject"], 1)
+        XCTAssertEqual(c.clockOffset.withLock { $0 }, -7200, accuracy: 5)
+    }
+
     func testClockSkewThatDoesNotGoAwayIsOneClearError() throws {
         // A server that refuses every request as skewed (its clock lies): corrected once, then one
         // line saying to fix the clock, after exactly two attempts.

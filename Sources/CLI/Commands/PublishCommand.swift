@@ -114,6 +114,10 @@ struct S3Options: ParsableArguments {
           help: "Also store a package whose file name has '+' (libstdc++-1.0-r0.apk) under the name with spaces: S3 reads '+' in a URL path as a space.")
     var plusCopies = true
 
+    @Flag(name: .long,
+          help: "For servers without conditional writes (If-None-Match/If-Match ignored or 501): check with a HEAD before each write instead. Safe only with one publisher at a time; without this flag apkit refuses such servers.")
+    var noConditionalWrites = false
+
     static func parseSize(_ s: String) -> UInt64? {
         let t = s.trimmingCharacters(in: .whitespaces).uppercased()
         let units: [(String, UInt64)] = [("GIB", 1 << 30), ("MIB", 1 << 20), ("KIB", 1 << 10), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10), ("B", 1)]
@@ -143,6 +147,7 @@ struct S3Options: ParsableArguments {
         }
         let storage = S3Storage(client: try S3Client(config), prefix: prefix)
         storage.plusCopies = plusCopies
+        storage.conditionalWrites = !noConditionalWrites
         // A bar per upload on a terminal; in CI (no tty) only the one line per finished object.
         if !noProgress && !quiet && isatty(2) != 0 && isatty(1) != 0 {
             storage.progress = TerminalProgressBar()
