@@ -7,6 +7,11 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
     case invalidArgument(String)
     case limitExceeded(String)
 
+    /// A staged file whose size changed between two reads.
+    public static func changedWhilePackaging(_ path: String) -> FormatError {
+        .io(path: path, reason: "file changed while it was being packaged; rerun when the tree is stable")
+    }
+
     public var description: String {
         switch self {
         case .malformed(let s): return "malformed \(s)"

@@ -19,7 +19,7 @@ public enum CryptoError: Error, CustomStringConvertible, Equatable, Sendable {
         while case let e = ERR_get_error(), e != 0 {
             var buf = [CChar](repeating: 0, count: 256)
             ERR_error_string_n(e, &buf, buf.count)
-            parts.append(String(cString: buf))
+            parts.append(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         let text = parts.isEmpty ? "unknown OpenSSL error" : parts.joined(separator: "; ")
         return .openssl(context.isEmpty ? text : "\(context): \(text)")

@@ -2,8 +2,10 @@ import COpenSSL
 import Foundation
 import SystemIO
 
-/// A streaming message digest (OpenSSL EVP). One instance is used by one thread at a time.
-public final class Digest {
+/// A streaming message digest (OpenSSL EVP). Updates may come from any thread (a verifier hashes
+/// on worker threads): every use of the OpenSSL context is under `lock` (uncontended in
+/// practice), which is what the unchecked conformance rests on.
+public final class Digest: @unchecked Sendable {
     public enum Algorithm: Sendable {
         case sha1, sha256, sha512, md5
         /// Digest length in bytes.
@@ -27,6 +29,7 @@ public final class Digest {
 
     public let algorithm: Algorithm
     private let ctx: OpaquePointer
+    private let lock = NSLock()
 
     public init(_ algorithm: Algorithm) {
         self.algorithm = algorithm
@@ -37,7 +40,10 @@ public final class Digest {
     deinit { EVP_MD_CTX_free(ctx) }
 
     public func update(_ bytes: UnsafeRawBufferPointer) {
-        if bytes.count > 0 { EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count) }
+        guard bytes.count > 0 else { return }
+        lock.lock()
+        EVP_DigestUpdate(ctx, bytes.baseAddress, bytes.count)
+        lock.unlock()
     }
 
     public func update(_ data: Data) { data.withUnsafeBytes { update($0) } }
@@ -47,7 +53,9 @@ public final class Digest {
     public func finalize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var len: UInt32 = 0
+        lock.lock()
         EVP_DigestFinal_ex(ctx, &out, &len)
+        lock.unlock()
         return Array(out[0..<Int(len)])
     }
 

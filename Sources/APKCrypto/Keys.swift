@@ -103,7 +103,7 @@ public final class SigningKey: Sendable {
             var name = [CChar](repeating: 0, count: 64)
             var len = 0
             guard EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, &name, name.count, &len) == 1,
-                  String(cString: name) == "prime256v1" || String(cString: name) == "P-256" else {
+                  ["prime256v1", "P-256"].contains(String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) else {
                 throw CryptoError.key(path: origin, reason: "EC key on another curve than P-256 (prime256v1), which apk does not accept; make one with `apkit keygen --type ec`")
             }
         }

@@ -99,22 +99,10 @@ public final class RecipeBuilder {
         }
         for w in written {
             try FileTree.mkdirs((w.final as NSString).deletingLastPathComponent)
-            if rename(w.tmp, w.final) != 0 {
-                guard errno == EXDEV else {
-                    throw RecipeError("cannot write \(w.final): \(String(cString: strerror(errno)))")
-                }
-                // Another filesystem: copy next to the target, then rename (still atomic per file).
-                let side = w.final + ".apkit-tmp"
-                do {
-                    try FileTree.copyFile(w.tmp, to: side, mode: 0o644)
-                } catch let f as FileTree.Failure {
-                    unlink(side)
-                    throw RecipeError(f.message)
-                }
-                if rename(side, w.final) != 0 {
-                    unlink(side)
-                    throw RecipeError("cannot write \(w.final): \(String(cString: strerror(errno)))")
-                }
+            do {
+                try moveFileAtomically(from: w.tmp, to: w.final)
+            } catch {
+                throw RecipeError("cannot write \(w.final): \(error)")
             }
         }
         return written.map(\.pkg)

@@ -40,7 +40,7 @@ public final class LocalDirectoryStorage: RepositoryStorage {
         var st = FileStat()
         guard statFile(path(key), &st) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw StorageError.io(key: path(key), reason: String(cString: strerror(errno)))
+            throw StorageError.io(key: path(key), reason: currentErrnoText())
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw StorageError.io(key: path(key), reason: "not a regular file") }
         var obj = StoredObject(key: key, size: Int64(st.st_size), version: LocalDirectoryStorage.version(of: st))
@@ -53,29 +53,21 @@ public final class LocalDirectoryStorage: RepositoryStorage {
         let fd = open(path(key), O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw StorageError.io(key: path(key), reason: String(cString: strerror(errno)))
+            throw StorageError.io(key: path(key), reason: currentErrnoText())
         }
         defer { close(fd) }
         var st = FileStat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw StorageError.io(key: path(key), reason: "not a regular file")
         }
-        let out = try AtomicFile(destination: dest, mode: 0o644)
-        do {
+        try AtomicFile.write(to: dest) { sink in
             var buf = [UInt8](repeating: 0, count: 1 << 20)
             while true {
-                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw StorageError.io(key: path(key), reason: "read failed: \(String(cString: strerror(errno)))")
-                }
+                let n = buf.withUnsafeMutableBytes { b in retryingOnInterrupt { systemRead(fd, b.baseAddress, b.count) } }
+                if n < 0 { throw StorageError.io(key: path(key), reason: "read failed: \(currentErrnoText())") }
                 if n == 0 { break }
-                try buf.withUnsafeBytes { try out.sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                try buf.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             }
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
         }
         return StoredObject(key: key, size: Int64(st.st_size), version: LocalDirectoryStorage.version(of: st))
     }
@@ -111,12 +103,12 @@ public final class LocalDirectoryStorage: RepositoryStorage {
                 if !exists || LocalDirectoryStorage.version(of: st) != v { throw StorageError.conflict(key: key) }
             }
             guard rename(tmp, dest) == 0 else {
-                throw StorageError.io(key: dest, reason: "rename failed: \(String(cString: strerror(errno)))")
+                throw StorageError.io(key: dest, reason: "rename failed: \(currentErrnoText())")
             }
             let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if dfd >= 0 { fsync(dfd); close(dfd) }
             guard statFile(dest, &st) == 0 else {
-                throw StorageError.io(key: dest, reason: String(cString: strerror(errno)))
+                throw StorageError.io(key: dest, reason: currentErrnoText())
             }
             return LocalDirectoryStorage.version(of: st)
         }
@@ -142,12 +134,12 @@ public final class LocalDirectoryStorage: RepositoryStorage {
         let lockPath = root + "/" + LocalDirectoryStorage.lockFileName
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
-            throw StorageError.io(key: lockPath, reason: "cannot open the lock file: \(String(cString: strerror(errno)))")
+            throw StorageError.io(key: lockPath, reason: "cannot open the lock file: \(currentErrnoText())")
         }
         defer { close(fd) }
         while flock(fd, LOCK_EX) != 0 {
             if errno == EINTR { continue }
-            throw StorageError.io(key: lockPath, reason: "cannot lock: \(String(cString: strerror(errno)))")
+            throw StorageError.io(key: lockPath, reason: "cannot lock: \(currentErrnoText())")
         }
         defer { flock(fd, LOCK_UN) }
         return try body()

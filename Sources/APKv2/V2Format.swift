@@ -94,15 +94,7 @@ extension APKIndex: PackageIndex {
     public var records: [IndexRecord] { entries.map(\.record) }
 
     public mutating func merge(_ new: [IndexRecord]) throws -> Int {
-        var entries: [IndexEntry] = []
-        for r in new {
-            guard let e = r.entry as? IndexEntry else {
-                throw IndexError.mixedFormats(source: "\(r.name)-\(r.version).apk",
-                    reason: "a \(r.format.rawValue) package cannot go into APKINDEX.tar.gz (a v2 index); publish v2 and v3 packages to separate repositories")
-            }
-            entries.append(e)
-        }
-        return merge(entries)
+        merge(try IndexRecord.entries(new, as: IndexEntry.self, format: .v2, indexName: "APKINDEX.tar.gz"))
     }
 
     public mutating func pruneVersions(keep: Int) -> Int {

@@ -6,38 +6,34 @@ import SystemIO
 /// One package of a `packages.adb`: its `info` object where it was read (a package's ADB block
 /// or an older index), and what the index adds (file size, the identity hash).
 public struct V3IndexEntry: IndexedPackage, Sendable {
-    public var name: String
-    public var version: String
-    public var arch: String
-    public var buildTime: Int64
-    public var fileSize: Int64
+    /// The package's metadata, as read from its `info` object.
+    public let info: PackageInfo
+    public let fileSize: Int64
     /// SHA-256 of the package's ADB block (mkndx's default `--hash sha256`).
-    public var hashes: [UInt8]
+    public let hashes: [UInt8]
+    /// Where the `info` object lies (a package's ADB block or an older index), copied at write time.
     let source: ADBView
-    let info: ADBValue
+    let infoValue: ADBValue
     /// Written instead of the source's arch (noarch packages published under an arch).
-    var rewriteArch: String?
+    let rewriteArch: String?
+
+    public var name: String { info.name }
+    public var version: String { info.version }
+    public var arch: String { rewriteArch ?? info.arch }
 
     public static func == (a: V3IndexEntry, b: V3IndexEntry) -> Bool {
         a.name == b.name && a.version == b.version && a.arch == b.arch && a.hashes == b.hashes && a.fileSize == b.fileSize
     }
 
     public var record: IndexRecord {
-        IndexRecord(format: .v3, name: name, version: version, arch: arch, buildTime: buildTime, fileSize: fileSize,
+        IndexRecord(format: .v3, name: name, version: version, arch: arch, buildTime: info.buildDate, fileSize: fileSize,
                     identity: hashes, entry: self)
     }
 
-    init(source: ADBView, info: ADBValue, fileSize: Int64, hashes: [UInt8], rewriteArch: String?) throws {
-        let meta = try PackageInfo(adb: source, info: info, root: nil)
-        name = meta.name
-        version = meta.version
-        arch = rewriteArch ?? meta.arch
-        buildTime = meta.buildDate
-        self.fileSize = fileSize
-        self.hashes = hashes
-        self.source = source
-        self.info = info
-        self.rewriteArch = rewriteArch
+    init(source: ADBView, info value: ADBValue, fileSize: Int64, hashes: [UInt8], rewriteArch: String?) throws {
+        info = try PackageInfo(adb: source, info: value, root: nil)
+        (self.source, infoValue) = (source, value)
+        (self.fileSize, self.hashes, self.rewriteArch) = (fileSize, hashes, rewriteArch)
     }
 }
 
@@ -54,15 +50,7 @@ public struct V3Index: PackageIndex {
     public var records: [IndexRecord] { entries.map(\.record) }
 
     public mutating func merge(_ new: [IndexRecord]) throws -> Int {
-        var list: [V3IndexEntry] = []
-        for r in new {
-            guard let e = r.entry as? V3IndexEntry else {
-                throw IndexError.mixedFormats(source: "\(r.name)-\(r.version).apk",
-                    reason: "a \(r.format.rawValue) package cannot go into packages.adb (a v3 index); publish v2 and v3 packages to separate repositories")
-            }
-            list.append(e)
-        }
-        return IndexEditing.merge(&entries, list)
+        IndexEditing.merge(&entries, try IndexRecord.entries(new, as: V3IndexEntry.self, format: .v3, indexName: "packages.adb"))
     }
 
     public mutating func pruneVersions(keep: Int) -> Int { IndexEditing.prune(&entries, keep: keep).count }
@@ -78,7 +66,7 @@ public struct V3Index: PackageIndex {
         let a = ADBWriter()
         var packages: [(value: ADBValue, entry: V3IndexEntry)] = []
         for e in entries {
-            let slots = try e.source.slots(e.info)
+            let slots = try e.source.slots(e.infoValue)
             var fields: [Int: ADBValue] = [:]
             for (i, s) in slots.enumerated() where !s.isNull { fields[i + 1] = try a.copy(s, from: e.source) }
             if let arch = e.rewriteArch { fields[ADBField.Info.arch] = a.string(arch) }
@@ -107,17 +95,12 @@ public struct V3Index: PackageIndex {
     /// The signed file, deflated as mkndx writes it by default (`ADBd`).
     public func write(to path: String, signer: Signer) throws {
         let body = try payload()
-        let out = try AtomicFile(destination: path, mode: 0o644)
-        do {
-            let stream = try ADBFile.openStream(CompressionSettings(algorithm: .deflate, level: 9), into: out.sink)
+        try AtomicFile.write(to: path) { sink in
+            let stream = try ADBFile.openStream(CompressionSettings(algorithm: .deflate, level: 9), into: sink)
             try ADBFile.writeHeader(.index, to: stream)
             try ADBFile.writeBlock(.adb, payload: body, to: stream)
             try ADBFile.writeBlock(.sig, payload: try ADBSignature.sign(body, schema: .index, signer: signer), to: stream)
             try stream.finish()
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
         }
     }
 }

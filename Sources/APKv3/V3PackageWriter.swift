@@ -1,6 +1,7 @@
 import APKCore
 import APKCrypto
 import Foundation
+import Synchronization
 import SystemIO
 #if canImport(Glibc)
 import Glibc
@@ -113,23 +114,15 @@ struct V3PackageWriter {
         let payload = arena.bytes
 
         // The file: magic, then (compressed) header, ADB block, signature, data blocks.
-        let out = try AtomicFile(destination: outputPath, mode: 0o644)
-        do {
-            let stream = try ADBFile.openStream(compression, into: out.sink)
+        let size = try AtomicFile.write(to: outputPath) { sink in
+            let stream = try ADBFile.openStream(compression, into: sink)
             try ADBFile.writeHeader(.package, to: stream)
             try ADBFile.writeBlock(.adb, payload: payload, to: stream)
             try ADBFile.writeBlock(.sig, payload: try ADBSignature.sign(payload, schema: .package, signer: signer), to: stream)
             try writeDataBlocks(members, root: root, to: stream)
             try stream.finish()
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
         }
-        var st = stat()
-        stat(outputPath, &st)
-        return BuiltPackage(path: outputPath, format: .v3, info: info, fileSize: Int64(st.st_size),
-                            identity: Digest.hash(.sha256, payload))
+        return BuiltPackage(path: outputPath, format: .v3, info: info, fileSize: size, identity: Digest.hash(.sha256, payload))
     }
 
     /// mkpkg's order: the root, then every directory by full path; in each, its non-directory
@@ -171,46 +164,36 @@ struct V3PackageWriter {
     }
 
     /// SHA-256 of every regular file (followers of a hard link take their leader's), on
-    /// `compression.threads` threads.
+    /// `compression.threads` threads of the shared worker pool.
     func hashFiles(_ members: inout [Member], root: String) throws {
-        let work = members.indices.filter { members[$0].entry.kind == .file && members[$0].linkLeader == nil }
-        let results = HashResults(count: members.count)
-        let paths = members.map { root + "/" + $0.entry.path }
-        let sizes = members.map { $0.entry.size }
-        let threads = max(1, min(compression.threads, work.count))
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            var k = t
-            while k < work.count {
-                let i = work[k]
+        let results = Mutex<[Int: [UInt8]]>([:])
+        let failure = Mutex<(any Error)?>(nil)
+        let pool = WorkerPool(threads: compression.threads, backlog: 4 * compression.threads, name: "apkit-hash")
+        defer { pool.stop() }
+        for i in members.indices where members[i].entry.kind == .file && members[i].linkLeader == nil {
+            let path = root + "/" + members[i].entry.path, size = members[i].entry.size
+            pool.submit {
                 do {
-                    let src = try FileSource(path: paths[i])
                     let d = Digest(.sha256)
-                    var total: Int64 = 0
-                    while true {
-                        let n = try buffer.withUnsafeMutableBytes { try src.read(into: $0) }
-                        if n == 0 { break }
-                        total += Int64(n)
-                        buffer.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                    }
-                    if total != sizes[i] { throw Self.changed(paths[i]) }
-                    results.set(i, d.finalize())
+                    var buffer = [UInt8](repeating: 0, count: Int(min(max(size, 1), 1 << 20)) + 1)
+                    let total = try FileSource.stream(path, buffer: &buffer) { d.update($0) }
+                    if total != size { throw FormatError.changedWhilePackaging(path) }
+                    let h = d.finalize()
+                    results.withLock { $0[i] = h }
                 } catch {
-                    results.fail(error)
+                    failure.withLock { if $0 == nil { $0 = error } }
                 }
-                k += threads
             }
         }
-        if let e = results.error { throw e }
+        pool.waitForAll()
+        if let e = failure.withLock({ $0 }) { throw e }
+        let hashes = results.withLock { $0 }
         for i in members.indices {
-            if let l = members[i].linkLeader { members[i].hash = results.get(l) }
-            else if members[i].entry.kind == .file { members[i].hash = results.get(i) }
+            if let l = members[i].linkLeader { members[i].hash = hashes[l] ?? [] }
+            else if members[i].entry.kind == .file { members[i].hash = hashes[i] ?? [] }
         }
     }
 
-    static func changed(_ path: String) -> FormatError {
-        FormatError.io(path: path, reason: "file changed while it was being packaged; rerun when the tree is stable")
-    }
 
     func writeACL(_ e: TreeEntry, path: String, owners: OwnerPolicy, into arena: ADBWriter) -> ADBValue {
         let mode = arena.int(Int64(e.kind == .symlink ? 0o777 : e.mode))
@@ -293,16 +276,8 @@ struct V3PackageWriter {
             let size = m.entry.size
             try ADBFile.writeBlockHeader(.data, payloadLength: 8 + size, to: sink)
             try sink.write(Self.le32(UInt32(m.pathIndex)) + Self.le32(UInt32(m.fileIndex)))
-            let src = try FileSource(path: path)
-            var total: Int64 = 0
-            while total < size {
-                let n = try buffer.withUnsafeMutableBytes { try src.read(into: $0) }
-                if n == 0 { break }
-                let take = Int(min(Int64(n), size - total))
-                try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
-                total += Int64(take)
-            }
-            guard total == size else { throw Self.changed(path) }
+            let total = try FileSource.stream(path, buffer: &buffer, limit: size) { try sink.write($0) }
+            guard total == size else { throw FormatError.changedWhilePackaging(path) }
             try ADBFile.writePadding(rawSize: ADBFile.headerSize(payloadLength: 8 + size) + 8 + size, to: sink)
         }
     }
@@ -326,15 +301,4 @@ struct OwnerPolicy {
         if let g = names.group(e.gid), spec.groups.contains(g) { group = g }
         return (user, group)
     }
-}
-
-/// Per-file results of the hashing threads.
-final class HashResults: @unchecked Sendable {
-    private var hashes: [[UInt8]]
-    private(set) var error: Error?
-    private let lock = NSLock()
-    init(count: Int) { hashes = Array(repeating: [], count: count) }
-    func set(_ i: Int, _ h: [UInt8]) { lock.lock(); hashes[i] = h; lock.unlock() }
-    func get(_ i: Int) -> [UInt8] { hashes[i] }
-    func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }

@@ -96,6 +96,22 @@ public final class FileSource {
         if n < 0 { throw SystemError.current(path: path, "read failed") }
         return n
     }
+    /// Streams up to `limit` bytes of the file at `path` to `body` through `buffer`; returns how
+    /// many were read (less than `limit` when the file is shorter).
+    public static func stream(_ path: String, buffer: inout [UInt8], limit: Int64 = .max,
+                              _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let src = try FileSource(path: path)
+        var total: Int64 = 0
+        while total < limit {
+            let n = try buffer.withUnsafeMutableBytes { try src.read(into: $0) }
+            if n == 0 { break }
+            let take = Int(min(Int64(n), limit - total))
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
+            total += Int64(take)
+        }
+        return total
+    }
+
     /// Streams the whole file to `sink` in chunks of `chunkSize`.
     public func copy(to sink: ByteSink, chunkSize: Int = 1 << 20) throws -> Int64 {
         var buf = [UInt8](repeating: 0, count: chunkSize)
@@ -146,8 +162,42 @@ public final class AtomicFile {
     deinit { abandon() }
 }
 
+extension AtomicFile {
+    /// Writes `path` atomically through `body`: committed when it returns, removed when it throws.
+    /// Returns the size of the file written.
+    @discardableResult
+    public static func write(to path: String, mode: mode_t = 0o644, _ body: (FileSink) throws -> Void) throws -> Int64 {
+        let out = try AtomicFile(destination: path, mode: mode)
+        do {
+            try body(out.sink)
+            try out.commit()
+        } catch {
+            out.abandon()
+            throw error
+        }
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw SystemError.current(path: path) }
+        return Int64(st.st_size)
+    }
+}
+
 /// Writes `data` to `path` atomically.
 public func writeFileAtomically(_ data: Data, to path: String, mode: mode_t = 0o644) throws {
-    let f = try AtomicFile(destination: path, mode: mode)
-    do { try f.sink.write(data); try f.commit() } catch { f.abandon(); throw error }
+    try AtomicFile.write(to: path, mode: mode) { try $0.write(data) }
+}
+
+/// Moves a file into place atomically: a rename, or across file systems (EXDEV) a copy to a temp
+/// file beside the destination (fsynced), renamed into place, and the source removed.
+public func moveFileAtomically(from source: String, to destination: String, mode: mode_t = 0o644) throws {
+    if rename(source, destination) == 0 { return }
+    guard errno == EXDEV else { throw SystemError.current(path: destination, "cannot move \(source) here") }
+    let out = try AtomicFile(destination: destination, mode: mode)
+    do {
+        try out.sink.append(contentsOf: source)
+        try out.commit()
+    } catch {
+        out.abandon()
+        throw error
+    }
+    unlink(source)
 }

@@ -126,7 +126,7 @@ final class FormatCoreTests: XCTestCase {
             for _ in 0..<flips { d[Int(rng.next() % UInt64(d.count))] ^= UInt8(1 << (rng.next() % 8)) }
             if round % 5 == 0 { d = d.prefix(Int(rng.next() % UInt64(d.count))) }
             let p = t.sub("mut.apk")
-            FileManager.default.createFile(atPath: p, contents: d)
+            _ = FileManager.default.createFile(atPath: p, contents: d)
             if reader.read(path: p).ok { passed += 1 }
         }
         XCTAssertLessThan(passed, 32, "too many mutated packages verified")

@@ -44,7 +44,7 @@ final class IndexTests: XCTestCase {
         for (p, c) in files {
             let full = root + "/" + p
             try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: full, contents: Data(c.utf8))
+            _ = FileManager.default.createFile(atPath: full, contents: Data(c.utf8))
         }
         var spec = PackageSpec(info: info, root: URL(fileURLWithPath: root))
         spec.sourceDateEpoch = 1_700_000_000
@@ -339,12 +339,12 @@ final class IndexTests: XCTestCase {
         let forged = try changed.archive(signer: signer()).dropFirst(0)
         let forgedMembers: Data = {
             let p = tmp.sub("forged-full.tar.gz")
-            FileManager.default.createFile(atPath: p, contents: forged)
+            _ = FileManager.default.createFile(atPath: p, contents: forged)
             let fm = try! members(p)
             return forged.suffix(fm[1].1)
         }()
         let tampered = tmp.sub("tampered.tar.gz")
-        FileManager.default.createFile(atPath: tampered, contents: sig + forgedMembers)
+        _ = FileManager.default.createFile(atPath: tampered, contents: sig + forgedMembers)
         XCTAssertThrowsError(try APKIndex.read(path: tampered, keyring: try keyring())) { e in
             XCTAssertEqual("\(e)", "\(tampered): BAD signature: the index was modified after it was signed (or the key of that name differs); refusing to use it")
         }
@@ -355,7 +355,7 @@ final class IndexTests: XCTestCase {
         let at = m[0].1 + m[1].1 / 2
         flipped[at] ^= 0x01
         let flippedPath = tmp.sub("flipped.tar.gz")
-        FileManager.default.createFile(atPath: flippedPath, contents: flipped)
+        _ = FileManager.default.createFile(atPath: flippedPath, contents: flipped)
         XCTAssertThrowsError(try APKIndex.read(path: flippedPath, keyring: try keyring())) { e in
             let s = "\(e)"
             XCTAssertTrue(s.hasPrefix(flippedPath + ": "), s)

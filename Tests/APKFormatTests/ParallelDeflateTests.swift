@@ -157,7 +157,7 @@ final class ParallelDeflateTests: XCTestCase {
         let engine = ParallelDeflateEngine(settings: CompressionSettings(profile: .fast))
         let dir = TempDir("pdeflate-big")
         let path = dir.sub("big.gz")
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         final class HandleSink: ByteSink {
             let h: FileHandle

@@ -123,7 +123,7 @@ final class BuildFixturesTests: XCTestCase {
         try git(dir, "add", "-A")
         try git(dir, "commit", "-qm", "one")
         try git(dir, "tag", "v2.1.0")
-        FileManager.default.createFile(atPath: dir + "/CHANGES", contents: Data("x\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/CHANGES", contents: Data("x\n".utf8))
         try git(dir, "add", "CHANGES")
         try git(dir, "commit", "-qm", "two")
         let r = try apkit(["build"] + keyArgs, cwd: dir, environment: ["GITHUB_RUN_NUMBER": "7"])

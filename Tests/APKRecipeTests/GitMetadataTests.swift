@@ -40,7 +40,7 @@ final class GitMetadataTests: XCTestCase {
         let dir = t.sub("Shop_Front")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try git(dir, "init", "-q")
-        FileManager.default.createFile(atPath: dir + "/apkit.yml", contents: Data("build: {command: 'true'}\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/apkit.yml", contents: Data("build: {command: 'true'}\n".utf8))
         try git(dir, "add", "apkit.yml")
         try runProcess("git", ["-C", dir, "-c", "user.email=t@example.org", "-c", "user.name=T", "commit", "-qm", "one"],
                        environment: ["GIT_COMMITTER_DATE": "2024-01-02T03:04:05Z", "GIT_AUTHOR_DATE": "2024-01-02T03:04:05Z"])
@@ -53,7 +53,7 @@ final class GitMetadataTests: XCTestCase {
         XCTAssertEqual(m.sourceDateEpoch, 1704164645)
         XCTAssertEqual(m.commit, try git(dir, "rev-parse", "HEAD"))
 
-        FileManager.default.createFile(atPath: dir + "/x", contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/x", contents: Data("x".utf8))
         try git(dir, "add", "x")
         try git(dir, "commit", "-qm", "two")
         try git(dir, "remote", "add", "origin", "git@github.com:acme/Shop.Web.git")
@@ -78,7 +78,7 @@ final class GitMetadataTests: XCTestCase {
 
         // A config in a subdirectory does not take the repository's name.
         try FileManager.default.createDirectory(atPath: dir + "/tools/cli", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: dir + "/tools/cli/apkit.yml", contents: Data("build: {command: 'true'}\n".utf8))
+        _ = FileManager.default.createFile(atPath: dir + "/tools/cli/apkit.yml", contents: Data("build: {command: 'true'}\n".utf8))
         let r2 = try RecipeLoader.load(file: dir + "/tools/cli/apkit.yml")
         m = try ResolvedMetadata.resolve(r2, git: GitMetadata.read(directory: r2.sourceDirectory), environment: [:])
         XCTAssertEqual(m.name, "cli")

@@ -18,12 +18,12 @@ enum RecipeKeys {
     static let key: SigningKey = try! SigningKey.generate(bits: 2048)
     static let privateKeyPath: String = {
         let p = dir.sub("recipe-test.rsa")
-        FileManager.default.createFile(atPath: p, contents: try! key.privateKeyPEM(), attributes: [.posixPermissions: 0o600])
+        _ = FileManager.default.createFile(atPath: p, contents: try! key.privateKeyPEM(), attributes: [.posixPermissions: 0o600])
         return p
     }()
     static let publicKeyPath: String = {
         let p = dir.sub("recipe-test.rsa.pub")
-        FileManager.default.createFile(atPath: p, contents: try! key.publicKeyPEM())
+        _ = FileManager.default.createFile(atPath: p, contents: try! key.publicKeyPEM())
         return p
     }()
     static var signer: Signer { Signer(key: key, keyName: "recipe-test.rsa.pub") }

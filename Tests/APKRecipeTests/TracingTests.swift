@@ -397,7 +397,7 @@ final class TracingTests: XCTestCase {
         try FileManager.default.copyItem(atPath: d.sub("m"), toPath: pkg.sub("usr/bin/m"))
         r = try DependencyTracer.trace(root: pkg.url, packageName: "m", fullVersion: "1-r0", arch: "x86_64")
         XCTAssertTrue(r.autoDepends.contains("so:libc.musl-x86_64.so.1"), "\(r.autoDepends)")
-        XCTAssertFalse(ELFLint.check(root: pkg.url, arch: "x86_64").contains { $0.path == "usr/bin/m" })
+        XCTAssertFalse(try ELFLint.check(root: pkg.url, arch: "x86_64").contains { $0.path == "usr/bin/m" })
     }
 
     func testPythonProvidesAndDepends() throws {
@@ -486,7 +486,7 @@ final class TracingTests: XCTestCase {
         #else
         throw XCTSkip("host arch not mapped in this test")
         #endif
-        var f = ELFLint.check(root: pkg.url, arch: host)
+        var f = try ELFLint.check(root: pkg.url, arch: host)
         let glibc = f.filter { $0.path == "usr/bin/prog" }
         XCTAssertEqual(glibc.count, 1)
         XCTAssertEqual(glibc.first?.severity, .warning)
@@ -496,11 +496,11 @@ final class TracingTests: XCTestCase {
         XCTAssertEqual(f.filter { $0.path == "usr/bin/truncated" }.map(\.severity), [.warning])
         XCTAssertTrue(f.filter { $0.path == "lib/firmware/dsp.elf" || $0.path == "usr/bin/script" }.isEmpty)
         // armv7 package: the ARM library fits, the host binary does not.
-        f = ELFLint.check(root: pkg.url, arch: "armv7")
+        f = try ELFLint.check(root: pkg.url, arch: "armv7")
         XCTAssertTrue(f.filter { $0.path == "usr/lib/libarm.so" }.isEmpty)
         XCTAssertEqual(f.filter { $0.path == "usr/bin/prog" }.map(\.severity).sorted { $0.rawValue < $1.rawValue }, [.error, .warning])
         // noarch with ELF files: errors, firmware included.
-        f = ELFLint.check(root: pkg.url, arch: "noarch")
+        f = try ELFLint.check(root: pkg.url, arch: "noarch")
         XCTAssertEqual(Set(f.filter { $0.severity == .error }.map(\.path)), ["usr/bin/prog", "usr/lib/libarm.so", "lib/firmware/dsp.elf"])
     }
 }

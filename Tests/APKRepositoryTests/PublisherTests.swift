@@ -19,7 +19,7 @@ final class PublisherTests: XCTestCase {
                key: SigningKey = repoKey, keyName: String? = nil) throws -> String {
         let root = tmp.sub("stage-\(UInt64.random(in: 0...UInt64.max))")
         try FileManager.default.createDirectory(atPath: root + "/usr/share/\(name)", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/usr/share/\(name)/data", contents: Data("\(name) \(version) \(salt)\n".utf8))
+        _ = FileManager.default.createFile(atPath: root + "/usr/share/\(name)/data", contents: Data("\(name) \(version) \(salt)\n".utf8))
         var info = PackageInfo(name: name, version: version)
         info.arch = arch
         info.description = "test package \(name)"

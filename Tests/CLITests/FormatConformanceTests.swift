@@ -91,6 +91,35 @@ final class FormatConformanceTests: XCTestCase {
         }
     }
 
+    /// `apkit build` writes every package and subpackage in the config's format, or `--format`'s.
+    func testBuildWritesTheChosenFormat() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/apps/greet").path
+        for (how, extra) in [("config", [String]()), ("flag", ["--format", "v3"])] {
+            let t = TempDir()
+            let app = t.sub("greet")
+            XCTAssertEqual(try runProcess("cp", ["-r", fixture, app]).status, 0)
+            if how == "config" {
+                let yml = try String(contentsOfFile: app + "/apkit.yml", encoding: .utf8)
+                try (yml + "\nformat: v3\n").write(toFile: app + "/apkit.yml", atomically: true, encoding: .utf8)
+            }
+            let r = try apkit(["build", "--key", TestKeys.privateKey, "--arch", "aarch64_cortex-a53", "--output", t.sub("out")] + extra,
+                              cwd: app)
+            XCTAssertEqual(r.status, 0, "\(how): \(r.stderr)")
+            let dir = t.sub("out/aarch64_cortex-a53")
+            let files = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+            XCTAssertEqual(files, ["greet-0.3.1-r2.apk", "greet-doc-0.3.1-r2.apk"], how)
+            for f in files {
+                let magic = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + f)).prefix(4))
+                XCTAssertEqual(magic, Array("ADBd".utf8), "\(how): \(f) is not a v3 package")
+                XCTAssertEqual(try apkit(["verify", "--keys-dir", TestKeys.dir.path, dir + "/" + f]).status, 0)
+            }
+            let ins = try JSONSerialization.jsonObject(with: try apkit(["inspect", "--json", dir + "/greet-0.3.1-r2.apk"]).stdoutData) as! [String: Any]
+            XCTAssertEqual((ins["info"] as! [String: Any])["arch"] as? String, "noarch")
+            XCTAssertEqual(ins["scripts"] as? [String], ["trigger", "post-install"])
+        }
+    }
+
     /// v2 and v3 never meet in one index.
     func testMixedFormatsAreRefused() throws {
         let t = TempDir()

@@ -101,13 +101,13 @@ final class PackTests: XCTestCase {
         let members = try gzipMembers(apk)
         XCTAssertEqual(members.count, 3)
         let dataFile = t.sub("data.tar.gz")
-        FileManager.default.createFile(atPath: dataFile, contents: members[2])
+        _ = FileManager.default.createFile(atPath: dataFile, contents: members[2])
         let sum = try runProcess("sha256sum", [dataFile])
         XCTAssertEqual(sum.stdout.split(separator: " ").first.map(String.init), rep["datahash"] as? String)
         XCTAssertEqual(try runProcess("gzip", ["-t", dataFile]).status, 0)
         // openssl dgst -verify over the control member, from the shell.
         let control = t.sub("control.tar.gz")
-        FileManager.default.createFile(atPath: control, contents: members[1])
+        _ = FileManager.default.createFile(atPath: control, contents: members[1])
 
         // Our own reader agrees.
         let v = try apkit(["verify", "--keys-dir", TestKeys.dir.path, apk])

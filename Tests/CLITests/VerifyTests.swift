@@ -47,11 +47,11 @@ final class VerifyTests: XCTestCase {
         let b = try makePackage(t, name: "beta", content: "beta")
         let ma = try gzipMembers(a), mb = try gzipMembers(b)
         let swapped = t.sub("swapped.apk")
-        FileManager.default.createFile(atPath: swapped, contents: ma[0] + ma[1] + mb[2])
+        _ = FileManager.default.createFile(atPath: swapped, contents: ma[0] + ma[1] + mb[2])
         XCTAssertEqual(try verify([swapped]).stdout, "\(swapped): BAD datahash\n")
         // Control swapped instead: the signature no longer matches.
         let swapped2 = t.sub("swapped2.apk")
-        FileManager.default.createFile(atPath: swapped2, contents: ma[0] + mb[1] + ma[2])
+        _ = FileManager.default.createFile(atPath: swapped2, contents: ma[0] + mb[1] + ma[2])
         XCTAssertEqual(try verify([swapped2]).stdout, "\(swapped2): BAD signature\n")
     }
 
@@ -108,14 +108,14 @@ final class VerifyTests: XCTestCase {
         // Truncations at many points, and single bit flips spread over the whole file.
         for (i, cut) in stride(from: 1, to: data.count, by: max(1, data.count / 40)).enumerated() {
             let p = t.sub("trunc-\(i).apk")
-            FileManager.default.createFile(atPath: p, contents: data.prefix(cut))
+            _ = FileManager.default.createFile(atPath: p, contents: data.prefix(cut))
             files.append(p)
         }
         for (i, pos) in stride(from: 0, to: data.count, by: max(1, data.count / 60)).enumerated() {
             var d = data
             d[pos] ^= 0x10
             let p = t.sub("flip-\(i).apk")
-            FileManager.default.createFile(atPath: p, contents: d)
+            _ = FileManager.default.createFile(atPath: p, contents: d)
             files.append(p)
         }
         let r = try verify(files)
@@ -185,9 +185,9 @@ final class VerifyTests: XCTestCase {
         XCTAssertEqual((json["index"] as! [String: String])["description"], "test")
         // Tamper with the index body: BAD signature.
         let m = try gzipMembers(idx)
-        FileManager.default.createFile(atPath: idx + ".body", contents: m[1])
+        _ = FileManager.default.createFile(atPath: idx + ".body", contents: m[1])
         let tampered = try runPython("import gzip,sys; sys.stdout.buffer.write(gzip.compress(gzip.decompress(open(sys.argv[1],'rb').read()).replace(b'P:x', b'P:y'), mtime=0))", [idx + ".body"]).stdoutData
-        FileManager.default.createFile(atPath: t.sub("tampered.tar.gz"), contents: m[0] + tampered)
+        _ = FileManager.default.createFile(atPath: t.sub("tampered.tar.gz"), contents: m[0] + tampered)
         XCTAssertEqual(try verify([t.sub("tampered.tar.gz")]).stdout, "\(t.sub("tampered.tar.gz")): BAD signature\n")
     }
 }

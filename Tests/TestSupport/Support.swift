@@ -1,7 +1,8 @@
 import Foundation
+import Synchronization
 
 /// A temporary directory removed when the value is deallocated.
-public final class TempDir {
+public final class TempDir: Sendable {
     public let path: String
     public var url: URL { URL(fileURLWithPath: path) }
     public init(_ label: String = "apkit-test") {
@@ -19,7 +20,7 @@ public final class TempDir {
     public func write(_ relative: String, _ content: Data, mode: Int = 0o644) -> String {
         let p = sub(relative)
         try! FileManager.default.createDirectory(atPath: (p as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: p, contents: content)
+        precondition(FileManager.default.createFile(atPath: p, contents: content), "cannot write \(p)")
         chmod(p, mode_t(mode))
         return p
     }
@@ -65,15 +66,20 @@ public func runProcess(_ executable: String, _ arguments: [String], cwd: String?
         try? inPipe.fileHandleForWriting.close()
     }
     // Read both pipes concurrently so neither fills up.
-    var errData = Data()
+    let errData = Mutex(Data())
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let errHandle = err.fileHandleForReading
+    DispatchQueue.global().async {
+        let d = errHandle.readDataToEndOfFile()
+        errData.withLock { $0 = d }
+        group.leave()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
     return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self), stdoutData: outData)
+                         stderr: String(decoding: errData.withLock { $0 }, as: UTF8.self), stdoutData: outData)
 }
 
 /// Runs a Python 3 snippet with arguments (`sys.argv[1...]`).

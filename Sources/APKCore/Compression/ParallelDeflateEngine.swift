@@ -45,21 +45,23 @@ public struct ParallelDeflateEngine: CompressionEngine {
     }
 
     public func makeMember(writingTo output: ByteSink) throws -> GzipMemberWriter {
-        ParallelDeflateWriter(level: Int32(min(12, max(1, settings.level))), threads: max(1, settings.threads),
-                              chunkSize: chunkSize, chunksInFlight: chunksInFlight, output: output)
+        ParallelDeflateWriter(engine: self, output: output, gzip: true)
     }
 
     /// A raw deflate stream (no gzip header or trailer), as apk v3 files hold after `ADBd`.
     public func makeRawStream(writingTo output: ByteSink) -> CompressingSink {
-        ParallelDeflateWriter(level: Int32(min(12, max(1, settings.level))), threads: max(1, settings.threads),
-                              chunkSize: chunkSize, chunksInFlight: chunksInFlight, output: output, gzip: false)
+        ParallelDeflateWriter(engine: self, output: output, gzip: false)
     }
 }
 
 // MARK: - Chunks
 
 /// One chunk: its input, its compressed output, its CRC. Reused once written.
-final class DeflateChunk {
+///
+/// Handed between threads through the `WorkerPool`: the writer fills it and submits it, exactly
+/// one worker compresses it and signals `completion`, and the writer touches it again only after
+/// waiting on `completion`. That hand-off is what makes the unchecked conformance sound.
+final class DeflateChunk: @unchecked Sendable {
     let capacity: Int
     let input: UnsafeMutablePointer<UInt8>
     var inputCount = 0
@@ -68,9 +70,10 @@ final class DeflateChunk {
     var outputCount = 0
     var crc: UInt32 = 0
     var isFinal = false
-    // Set by the worker, read by the writer, both under the pool's lock.
-    var done = false
+    /// Set by the worker before it signals `completion`; read by the writer after waiting on it.
     var error: Error?
+    /// Signalled once when the chunk is compressed.
+    let completion = DispatchSemaphore(value: 0)
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -94,13 +97,13 @@ final class DeflateChunk {
         outputCount = 0
         crc = 0
         isFinal = false
-        done = false
         error = nil
     }
 }
 
 /// Compresses chunks; one per thread (libdeflate compressors and zlib streams are not shareable).
-final class DeflateChunkCompressor {
+/// Each pool thread uses only the compressor at its own index: never shared, only owned.
+final class DeflateChunkCompressor: @unchecked Sendable {
     private let compressor: OpaquePointer
     private var inflater = z_stream()
     private var inflaterReady = false
@@ -198,82 +201,60 @@ final class DeflateChunkCompressor {
 
 // MARK: - Workers
 
-/// A fixed set of threads taking chunks from a FIFO queue.
-final class DeflateWorkerPool {
-    let lock = NSCondition()
-    private var queue: [DeflateChunk] = []
-    private var head = 0
-    private var stopping = false
+/// The deflate threads: the shared `WorkerPool`, plus one compressor per thread.
+final class DeflateWorkerPool: Sendable {
+    private let pool: WorkerPool
+    private let compressors: [DeflateChunkCompressor?]
+    private let setupError: FormatError?
 
     init(threads: Int, level: Int32) {
-        for i in 0..<threads {
-            let t = Thread { [self] in self.run(level: level) }
-            t.name = "apkit-deflate-\(i)"
-            t.start()
+        pool = WorkerPool(threads: threads, name: "apkit-deflate")
+        var made: [DeflateChunkCompressor?] = []
+        var failure: FormatError? = nil
+        for _ in 0..<threads {
+            do { made.append(try DeflateChunkCompressor(level: level)) } catch {
+                made.append(nil)
+                failure = error as? FormatError ?? FormatError.invalidArgument("\(error)")
+            }
         }
+        compressors = made
+        setupError = failure
     }
 
     func submit(_ chunk: DeflateChunk) {
-        lock.lock()
-        queue.append(chunk)
-        lock.signal()
-        lock.unlock()
+        let compressors = self.compressors, setupError = self.setupError
+        pool.submit { worker in
+            if let c = compressors[worker] {
+                do { try c.compress(chunk) } catch { chunk.error = error }
+            } else {
+                chunk.error = setupError
+            }
+            chunk.completion.signal()
+        }
     }
 
-    /// Blocks until `chunk` is compressed.
-    func wait(_ chunk: DeflateChunk) {
-        lock.lock()
-        while !chunk.done { lock.wait() }
-        lock.unlock()
-    }
-
+    /// Whether `chunk` is compressed (without consuming its completion).
     func isDone(_ chunk: DeflateChunk) -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        return chunk.done
+        guard chunk.completion.wait(timeout: .now()) == .success else { return false }
+        chunk.completion.signal()
+        return true
     }
 
     /// Lets the threads finish what is queued and end.
-    func stop() {
-        lock.lock()
-        stopping = true
-        lock.broadcast()
-        lock.unlock()
-    }
-
-    private func run(level: Int32) {
-        let compressor: DeflateChunkCompressor?
-        var setupError: Error?
-        do { compressor = try DeflateChunkCompressor(level: level) } catch { compressor = nil; setupError = error }
-        lock.lock()
-        while true {
-            while head == queue.count && !stopping { lock.wait() }
-            if head == queue.count { break }
-            let chunk = queue[head]
-            head += 1
-            if head > 64 && head * 2 > queue.count { queue.removeFirst(head); head = 0 }
-            lock.unlock()
-            var failure: Error? = setupError
-            if let compressor {
-                do { try compressor.compress(chunk) } catch { failure = error }
-            }
-            lock.lock()
-            chunk.error = failure
-            chunk.done = true
-            lock.broadcast()
-        }
-        lock.unlock()
-    }
+    func stop() { pool.stop() }
 }
 
 // MARK: - The member writer
 
 final class ParallelDeflateWriter: GzipMemberWriter {
-    private let level: Int32
-    private let threads: Int
-    private let chunkSize: Int
+    private let engine: ParallelDeflateEngine
     private let output: ByteSink
-    private let maxInFlight: Int
+    /// With a gzip header and trailer (a gzip member), or a bare deflate stream.
+    private let gzip: Bool
+    private var level: Int32 { Int32(min(12, max(1, engine.settings.level))) }
+    private var threads: Int { max(1, engine.settings.threads) }
+    private var chunkSize: Int { engine.chunkSize }
+    private var maxInFlight: Int { engine.chunksInFlight }
 
     private var current: DeflateChunk?
     private var pending: [DeflateChunk] = []  // Submitted, not yet written, in input order.
@@ -288,16 +269,10 @@ final class ParallelDeflateWriter: GzipMemberWriter {
     private var finished = false
     private var failed: Error?
 
-    /// With a gzip header and trailer (a gzip member), or a bare deflate stream.
-    private let gzip: Bool
-
-    init(level: Int32, threads: Int, chunkSize: Int, chunksInFlight: Int, output: ByteSink, gzip: Bool = true) {
-        self.gzip = gzip
-        self.level = level
-        self.threads = threads
-        self.chunkSize = chunkSize
+    init(engine: ParallelDeflateEngine, output: ByteSink, gzip: Bool) {
+        self.engine = engine
         self.output = output
-        self.maxInFlight = chunksInFlight
+        self.gzip = gzip
     }
 
     deinit { pool?.stop() }
@@ -374,14 +349,14 @@ final class ParallelDeflateWriter: GzipMemberWriter {
             // One thread, or the whole input is one chunk: compress here.
             if local == nil { local = try DeflateChunkCompressor(level: level) }
             try local!.compress(chunk)
-            chunk.done = true
+            chunk.completion.signal()
             try writeOldest(wait: false)
         }
     }
 
     private func writeOldest(wait: Bool) throws {
         let chunk = pending[pendingHead]
-        if wait, let pool { pool.wait(chunk) }
+        chunk.completion.wait()  // returns at once when the chunk is known to be done
         pendingHead += 1
         if pendingHead == pending.count { pending.removeAll(keepingCapacity: true); pendingHead = 0 }
         if let error = chunk.error { throw error }

@@ -78,13 +78,42 @@ public final class PrefixedSource: ByteSource {
     }
 }
 
-/// Inflates a raw deflate stream (no header), bounded memory. `limit` caps the output.
+/// The compressed input a decoder has read but not consumed yet, refilled from its source.
+struct InputWindow {
+    private var buffer: [UInt8]
+    private var start = 0
+    /// Bytes read and not consumed yet.
+    private(set) var pending = 0
+    /// The source is exhausted.
+    private(set) var done = false
+
+    init(capacity: Int) { buffer = [UInt8](repeating: 0, count: capacity) }
+
+    /// Reads more when everything read so far is consumed.
+    mutating func refill(from source: ByteSource) throws {
+        guard pending == 0 && !done else { return }
+        let n = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
+        start = 0
+        pending = n
+        if n == 0 { done = true }
+    }
+
+    /// Calls `body` with the unconsumed bytes; it returns how many it consumed.
+    mutating func consume<T>(_ body: (UnsafeRawBufferPointer) throws -> (used: Int, result: T)) rethrows -> T {
+        let (start, pending) = (self.start, self.pending)
+        let (used, result) = try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<start + pending])) }
+        self.start += used
+        self.pending -= used
+        return result
+    }
+}
+
+/// Inflates a raw deflate stream (no header), bounded memory.
 public final class RawInflateSource: ByteSource {
     private var stream = z_stream()
     private let input: ByteSource
-    private var inBuffer = [UInt8](repeating: 0, count: 256 << 10)
+    private var window = InputWindow(capacity: 256 << 10)
     private var ended = false
-    private var inputDone = false
 
     public init(_ input: ByteSource) throws {
         self.input = input
@@ -99,31 +128,20 @@ public final class RawInflateSource: ByteSource {
         return try inflateSome(into: buffer)
     }
 
-    /// inBuffer[inStart..<inStart + pendingIn] is input not yet consumed.
-    private var pendingIn = 0
-    private var inStart = 0
-
     private func inflateSome(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
-            if pendingIn == 0 && !inputDone {
-                let n = try inBuffer.withUnsafeMutableBytes { try input.read(into: $0) }
-                inStart = 0
-                pendingIn = n
-                if n == 0 { inputDone = true }
-            }
-            let (rc, used, made): (Int32, Int, Int) = inBuffer.withUnsafeMutableBytes { inb in
-                stream.next_in = inb.baseAddress!.assumingMemoryBound(to: UInt8.self) + inStart
-                stream.avail_in = UInt32(pendingIn)
+            try window.refill(from: input)
+            let (rc, made): (Int32, Int) = window.consume { inb in
+                stream.next_in = UnsafeMutablePointer(mutating: inb.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                stream.avail_in = UInt32(inb.count)
                 stream.next_out = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 stream.avail_out = UInt32(buffer.count)
                 let rc = inflate(&stream, Z_NO_FLUSH)
-                return (rc, pendingIn - Int(stream.avail_in), buffer.count - Int(stream.avail_out))
+                return (inb.count - Int(stream.avail_in), (rc, buffer.count - Int(stream.avail_out)))
             }
-            inStart += used
-            pendingIn -= used
             if rc == Z_STREAM_END {
                 ended = true
-                if pendingIn > 0 || (try? peekMore()) == true {
+                if window.pending > 0 || (try? peekMore()) == true {
                     throw FormatError.malformed("data after the end of the compressed stream")
                 }
                 return made
@@ -132,7 +150,7 @@ public final class RawInflateSource: ByteSource {
                 throw FormatError.malformed("corrupt deflate stream (zlib \(rc))")
             }
             if made > 0 { return made }
-            if inputDone && pendingIn == 0 { throw FormatError.malformed("truncated: the compressed stream ends early") }
+            if window.done && window.pending == 0 { throw FormatError.malformed("truncated: the compressed stream ends early") }
         }
     }
 
@@ -146,9 +164,7 @@ public final class RawInflateSource: ByteSource {
 public final class ZstdDecompressingSource: ByteSource {
     private let dctx: OpaquePointer
     private let input: ByteSource
-    private var inBuffer = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
-    private var inStart = 0, pendingIn = 0
-    private var inputDone = false
+    private var window = InputWindow(capacity: ZSTD_DStreamInSize())
     private var lastResult = 1
 
     public init(_ input: ByteSource) throws {
@@ -163,26 +179,19 @@ public final class ZstdDecompressingSource: ByteSource {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while true {
-            if pendingIn == 0 && !inputDone {
-                let n = try inBuffer.withUnsafeMutableBytes { try input.read(into: $0) }
-                inStart = 0
-                pendingIn = n
-                if n == 0 { inputDone = true }
-            }
-            if inputDone && pendingIn == 0 {
+            try window.refill(from: input)
+            if window.done && window.pending == 0 {
                 if lastResult != 0 { throw FormatError.malformed("truncated: the zstd stream ends early") }
                 return 0
             }
-            let (r, used, made): (Int, Int, Int) = inBuffer.withUnsafeMutableBytes { inb in
-                var i = ZSTD_inBuffer(src: inb.baseAddress! + inStart, size: pendingIn, pos: 0)
+            let (r, made): (Int, Int) = window.consume { inb in
+                var i = ZSTD_inBuffer(src: inb.baseAddress, size: inb.count, pos: 0)
                 var o = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
                 let r = ZSTD_decompressStream(dctx, &o, &i)
-                return (r, i.pos, o.pos)
+                return (ZSTD_isError(r) != 0 ? 0 : i.pos, (r, o.pos))
             }
             if ZSTD_isError(r) != 0 { throw FormatError.malformed("corrupt zstd stream: \(String(cString: ZSTD_getErrorName(r)))") }
             lastResult = r
-            inStart += used
-            pendingIn -= used
             if made > 0 { return made }
         }
     }

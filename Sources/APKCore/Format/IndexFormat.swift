@@ -24,6 +24,18 @@ public struct IndexRecord: Sendable {
 
     /// Name, version and arch: an index holds one entry per key.
     public var key: String { name + "\u{0}" + version + "\u{0}" + arch }
+
+    /// The format's own entries of `records`, for an index named `indexName` of `format`;
+    /// a record of another format is refused (a repository holds one format).
+    public static func entries<E>(_ records: [IndexRecord], as: E.Type, format: FormatName, indexName: String) throws -> [E] {
+        try records.map { r in
+            guard let e = r.entry as? E else {
+                throw IndexError.mixedFormats(source: "\(r.name)-\(r.version).apk",
+                    reason: "a \(r.format.rawValue) package cannot go into \(indexName) (a \(format.rawValue) index); publish v2 and v3 packages to separate repositories")
+            }
+            return e
+        }
+    }
 }
 
 /// An index held in memory: read, merged, pruned, signed and written by its format.

@@ -99,6 +99,15 @@ public enum StagedTree {
         }
     }
 
+    /// `entries` (as `scan` returns them) in depth-first order: each directory followed by its
+    /// contents, names in bytewise order (`scan` sorts by whole path, where `a.b` precedes `a/x`).
+    public static func depthFirst(_ entries: [TreeEntry]) -> [TreeEntry] {
+        entries.sorted { a, b in
+            a.path.split(separator: "/", omittingEmptySubsequences: false).lexicographicallyPrecedes(
+                b.path.split(separator: "/", omittingEmptySubsequences: false)) { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
+    }
+
     /// The staged tree's top directory itself (v3 packages record its mode and owner).
     public static func rootEntry(_ root: String) throws -> TreeEntry {
         var st = stat()
@@ -162,18 +171,18 @@ public final class OwnerNames {
     private var groups: [UInt32: String?] = [:]
 
     public func user(_ uid: UInt32) -> String? {
-        if let c = users[uid] { return c }
-        var name: String? = nil
-        if let pw = getpwuid(uid) { name = String(cString: pw.pointee.pw_name) }
-        users[uid] = name
-        return name
+        Self.cached(uid, in: &users) { getpwuid($0).map { $0.pointee.pw_name } }
     }
 
     public func group(_ gid: UInt32) -> String? {
-        if let c = groups[gid] { return c }
-        var name: String? = nil
-        if let gr = getgrgid(gid) { name = String(cString: gr.pointee.gr_name) }
-        groups[gid] = name
+        Self.cached(gid, in: &groups) { getgrgid($0).map { $0.pointee.gr_name } }
+    }
+
+    private static func cached(_ id: UInt32, in cache: inout [UInt32: String?],
+                               _ lookup: (UInt32) -> UnsafeMutablePointer<CChar>?) -> String? {
+        if let c = cache[id] { return c }
+        let name = lookup(id).map { String(cString: $0) }
+        cache[id] = name
         return name
     }
 }

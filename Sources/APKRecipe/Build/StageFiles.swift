@@ -1,3 +1,5 @@
+import SystemIO
+import APKCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -65,12 +67,12 @@ enum FileTree {
     /// their mode, symlinks as symlinks (never followed). Calls `visit` with each created path.
     static func copy(_ src: String, to dst: String, visit: (String) -> Void = { _ in }) throws {
         var st = stat()
-        guard lstat(src, &st) == 0 else { throw Failure(message: "\(src): \(String(cString: strerror(errno)))") }
+        guard lstat(src, &st) == 0 else { throw Failure(message: "\(src): \(currentErrnoText())") }
         let mode = mode_t(st.st_mode & 0o7777)
         switch st.st_mode & S_IFMT {
         case S_IFDIR:
             if mkdir(dst, 0o700) != 0 && errno != EEXIST {
-                throw Failure(message: "cannot create \(dst): \(String(cString: strerror(errno)))")
+                throw Failure(message: "cannot create \(dst): \(currentErrnoText())")
             }
             visit(dst)
             let names = try FileManager.default.contentsOfDirectory(atPath: src).sorted()
@@ -83,7 +85,7 @@ enum FileTree {
         case S_IFLNK:
             if !isDirectory(dst) { unlink(dst) }
             let target = try FileManager.default.destinationOfSymbolicLink(atPath: src)
-            if symlink(target, dst) != 0 { throw Failure(message: "cannot create symlink \(dst): \(String(cString: strerror(errno)))") }
+            if symlink(target, dst) != 0 { throw Failure(message: "cannot create symlink \(dst): \(currentErrnoText())") }
             visit(dst)
         default:
             throw Failure(message: "\(src): not a regular file, directory or symlink (sockets, fifos and devices are not packaged)")
@@ -93,20 +95,20 @@ enum FileTree {
     /// Copies file contents (following a symlink at `src`), then sets `mode`.
     static func copyFile(_ src: String, to dst: String, mode: mode_t) throws {
         let inFD = open(src, O_RDONLY)
-        guard inFD >= 0 else { throw Failure(message: "cannot read \(src): \(String(cString: strerror(errno)))") }
+        guard inFD >= 0 else { throw Failure(message: "cannot read \(src): \(currentErrnoText())") }
         defer { close(inFD) }
         let outFD = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard outFD >= 0 else { throw Failure(message: "cannot write \(dst): \(String(cString: strerror(errno)))") }
+        guard outFD >= 0 else { throw Failure(message: "cannot write \(dst): \(currentErrnoText())") }
         defer { close(outFD) }
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = read(inFD, &buf, buf.count)
-            if n < 0 { throw Failure(message: "cannot read \(src): \(String(cString: strerror(errno)))") }
+            if n < 0 { throw Failure(message: "cannot read \(src): \(currentErrnoText())") }
             if n == 0 { break }
             var off = 0
             while off < n {
                 let w = buf.withUnsafeBytes { Glibc.write(outFD, $0.baseAddress! + off, n - off) }
-                if w <= 0 { throw Failure(message: "cannot write \(dst): \(String(cString: strerror(errno)))") }
+                if w <= 0 { throw Failure(message: "cannot write \(dst): \(currentErrnoText())") }
                 off += w
             }
         }
@@ -128,21 +130,10 @@ enum FileTree {
         chmod(path, mode)
     }
 
-    /// Every entry under `root` (relative paths, parents first), without following symlinks.
-    static func walk(_ root: String) -> [String] {
-        var out: [String] = []
-        func rec(_ rel: String) {
-            let full = rel.isEmpty ? root : root + "/" + rel
-            guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { return }
-            for n in names.sorted() {
-                let r = rel.isEmpty ? n : rel + "/" + n
-                out.append(r)
-                var st = stat()
-                if lstat(root + "/" + r, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { rec(r) }
-            }
-        }
-        rec("")
-        return out
+    /// Every entry under `root` (relative paths, parents first), without following symlinks: the
+    /// staged-tree snapshot packing reads.
+    static func walk(_ root: String) throws -> [TreeEntry] {
+        try StagedTree.scan(root: root, includeTopLevelDotfiles: true)
     }
 
     static func isDirectory(_ p: String) -> Bool {
@@ -160,7 +151,7 @@ enum FileTree {
         let dst = b + "/" + rel
         try mkdirs((dst as NSString).deletingLastPathComponent)
         if rename(a + "/" + rel, dst) != 0 {
-            throw Failure(message: "cannot move \(rel): \(String(cString: strerror(errno)))")
+            throw Failure(message: "cannot move \(rel): \(currentErrnoText())")
         }
         // Remove the parents the move left empty (abuild's amove leaves them; they are noise).
         var parent = (rel as NSString).deletingLastPathComponent

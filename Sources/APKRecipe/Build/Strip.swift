@@ -24,10 +24,8 @@ enum Stripper {
     /// Strips every ELF EXEC/DYN file under `root`; returns how many were stripped.
     static func strip(root: String, arch: String, warn: WarningSink) -> Int {
         var targets: [String] = []
-        for rel in FileTree.walk(root) {
-            let p = root + "/" + rel
-            var st = stat()
-            guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+        for e in (try? FileTree.walk(root)) ?? [] where e.kind == .file {
+            let rel = e.path, p = root + "/" + rel
             if rel.hasPrefix("usr/lib/debug/") { continue }
             guard let h = try? ELFFile.read(path: p), h.type == .executable || h.type == .sharedObject,
                   h.osabi != 255 else { continue }

@@ -3,44 +3,38 @@ import Foundation
 
 /// One package to write from a staged tree: what `apkit pack` asks for, checked and completed
 /// (scripts read, `/bin/sh` and traced dependencies added, SOURCE_DATE_EPOCH applied) before the
-/// format writes it. `apkit build` stages its packages through the recipe and then the same
-/// writer; the checks on names, versions, arches and dependencies are these.
+/// format writes it. The CLI only maps its flags onto `info` and the fields below.
 public struct PackagePlan {
-    public var stageDir, name, version, arch, description, url, license, origin, maintainer, packager, commit: String
-    public var depends, provides, replaces, installIf, triggers: [String]
-    public var providerPriority, replacesPriority: Int?
+    public var stageDir: String
+    /// The metadata as given (`origin` defaults to the name, `arch` must be set).
+    public var info: PackageInfo
     /// `EVENT=FILE` pairs.
-    public var scripts: [String]
-    public var users, groups: [String]
-    public var trace: Bool
+    public var scripts: [String] = []
+    public var users: [String] = []
+    public var groups: [String] = []
+    public var trace = true
 
-    public init(stageDir: String, name: String, version: String, arch: String, description: String, url: String,
-                license: String, origin: String, maintainer: String, packager: String, commit: String,
-                depends: [String], provides: [String], replaces: [String], installIf: [String], triggers: [String],
-                providerPriority: Int?, replacesPriority: Int?, scripts: [String], users: [String], groups: [String],
-                trace: Bool) {
-        self.stageDir = stageDir; self.name = name; self.version = version; self.arch = arch
-        self.description = description; self.url = url; self.license = license; self.origin = origin
-        self.maintainer = maintainer; self.packager = packager; self.commit = commit; self.depends = depends
-        self.provides = provides; self.replaces = replaces; self.installIf = installIf; self.triggers = triggers
-        self.providerPriority = providerPriority; self.replacesPriority = replacesPriority; self.scripts = scripts
-        self.users = users; self.groups = groups; self.trace = trace
+    public init(stageDir: String, info: PackageInfo) {
+        self.stageDir = stageDir
+        self.info = info
     }
 
     /// Checks, completes and writes the package to `outputDir/NAME-VERSION.apk`.
     public func pack(with writer: PackageWriter, outputDir: String, environment: [String: String]) throws -> BuiltPackage {
-        if let p = PackageName.problem(name) { throw PlanError("--name '\(name)': \(p)") }
-        guard APKVersion.isValid(version) else {
-            throw PlanError("--version '\(version)' is not a valid apk version (e.g. 1.2.3-r0, 2.0_rc1-r1)")
+        var info = self.info
+        if let p = PackageName.problem(info.name) { throw PlanError("--name '\(info.name)': \(p)") }
+        guard APKVersion.isValid(info.version) else {
+            throw PlanError("--version '\(info.version)' is not a valid apk version (e.g. 1.2.3-r0, 2.0_rc1-r1)")
         }
-        guard Architecture.isValid(arch) else {
-            throw PlanError("--arch '\(arch)' is not an architecture name (x86_64, aarch64, noarch; OpenWrt: aarch64_cortex-a53, mipsel_24kc, all, ...)")
+        guard Architecture.isValid(info.arch) else {
+            throw PlanError("--arch '\(info.arch)' is not an architecture name (x86_64, aarch64, noarch; OpenWrt: aarch64_cortex-a53, mipsel_24kc, all, ...)")
         }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: stageDir, isDirectory: &isDir), isDir.boolValue else {
             throw PlanError("\(stageDir): staged tree not found or not a directory")
         }
-        for (flag, values) in [("--depend", depends), ("--provide", provides), ("--replace", replaces), ("--install-if", installIf)] {
+        for (flag, values) in [("--depend", info.depends), ("--provide", info.provides), ("--replace", info.replaces),
+                               ("--install-if", info.installIf)] {
             for v in values where v.isEmpty || v.contains(where: { $0.isWhitespace }) {
                 throw PlanError("\(flag) '\(v)': a dependency is one word without spaces (e.g. 'so:libc.musl-x86_64.so.1', 'foo>=1.2')")
             }
@@ -55,30 +49,15 @@ public struct PackagePlan {
             guard let d = FileManager.default.contents(atPath: file) else { throw PlanError("\(file): cannot read --script \(kind.rawValue) file") }
             scriptData[kind] = d
         }
-        if !triggers.isEmpty && scriptData[.trigger] == nil {
+        if !info.triggers.isEmpty && scriptData[.trigger] == nil {
             throw PlanError("--trigger needs a trigger script: add --script trigger=FILE")
         }
 
-        var info = PackageInfo(name: name, version: version)
-        info.description = description
-        info.url = url
-        info.license = license
-        info.origin = origin
-        info.maintainer = maintainer
-        info.packager = packager
-        info.commit = commit
-        info.arch = arch
-        info.replaces = replaces
-        info.depends = depends + DependencyTracer.scriptDepends(scripts: scriptData, explicitDepends: depends, originName: origin)
-        info.provides = provides
-        info.installIf = installIf
-        info.triggers = triggers
-        info.providerPriority = providerPriority
-        info.replacesPriority = replacesPriority
-
+        if info.origin.isEmpty { info.origin = info.name }
+        info.depends += DependencyTracer.scriptDepends(scripts: scriptData, explicitDepends: info.depends, originName: info.origin)
         if trace {
-            let t = try DependencyTracer.trace(root: URL(fileURLWithPath: stageDir), packageName: name,
-                                               fullVersion: version, arch: arch, explicitDepends: info.depends)
+            let t = try DependencyTracer.trace(root: URL(fileURLWithPath: stageDir), packageName: info.name,
+                                               fullVersion: info.version, arch: info.arch, explicitDepends: info.depends)
             info.autoProvides = t.autoProvides
             info.autoDepends = t.autoDepends.filter { !info.depends.contains($0) }
         }

@@ -14,7 +14,7 @@ enum DependencyStep {
 
         // ELF lint: every package, before tracing (a wrong machine makes tracing meaningless).
         for s in staged {
-            for f in ELFLint.check(root: s.spec.root, arch: s.spec.info.arch) {
+            for f in try ELFLint.check(root: s.spec.root, arch: s.spec.info.arch) {
                 let where_ = "\(s.spec.info.name): /\(f.path)"
                 switch f.severity {
                 case .warning:

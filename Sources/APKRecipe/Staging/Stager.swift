@@ -268,7 +268,7 @@ final class Stager {
             }
             spec.users = users
             spec.groups = groups
-            spec.ownerOverrides = owners(root: r, explicit: explicitOwners, rootOwned: rootOwned)
+            spec.ownerOverrides = try owners(root: r, explicit: explicitOwners, rootOwned: rootOwned)
             out.append(StagedPackage(spec: spec, outputArches: outputArches))
         }
         return out
@@ -277,10 +277,10 @@ final class Stager {
     /// Owner of every entry of a staged tree: explicit mapping owners win; everything under
     /// `/var/lib/<name>` (and the directory itself) belongs to the user, except generated
     /// scripts, which stay root's; the rest is root.
-    func owners(root: String, explicit: [String: Ownership], rootOwned: Set<String>) -> [String: Ownership] {
+    func owners(root: String, explicit: [String: Ownership], rootOwned: Set<String>) throws -> [String: Ownership] {
         var out: [String: Ownership] = [:]
         let user = Ownership(user: name, group: name)
-        for rel in FileTree.walk(root) {
+        for rel in try FileTree.walk(root).map(\.path) {
             if let o = explicit[rel] { out[rel] = o; continue }
             if hasUser, rel == home || rel.hasPrefix(home + "/") {
                 let generated = rootOwned.contains(rel) || rel.hasPrefix(home + "/service/")

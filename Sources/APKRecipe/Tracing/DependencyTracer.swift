@@ -103,7 +103,7 @@ public enum DependencyTracer {
                     !abuildGrepWordPrefix("so:" + p.options.sonamePrefix + n, in: so.provides) && !p.options.somask.contains(n)
                 }
             }
-            states[i].symlinkDepends = symlinkDepends(index: i, states: states, fullVersion: fullVersion)
+            states[i].symlinkDepends = try symlinkDepends(index: i, states: states, fullVersion: fullVersion)
             states[i].pythonDepends = try pythonDepends(states[i].tree, name: p.name)
             states[i].neededPkgConfig = try pkgConfigNeeds(states[i].tree, selfProvides: states[i].pcProvides)
         }
@@ -279,7 +279,7 @@ public enum DependencyTracer {
     /// the file's directory (absolute, as installed).
     static func rpaths(_ tree: TraceTree) throws -> [String] {
         var out: [String] = []
-        for e in tree.walk() where e.kind == .file {
+        for e in try tree.walk() where e.kind == .file {
             guard let elf = tree.elf(e.path) else { continue }
             let dir = "/" + (e.path as NSString).deletingLastPathComponent
             let origin = dir == "/" ? "" : dir
@@ -362,7 +362,7 @@ public enum DependencyTracer {
         let provides = abuildSortUnique(best.map { "so:\($0.key)=\($0.value.sover)" })
 
         var needed: [String] = []
-        for e in tree.walk() where e.kind == .file {
+        for e in try tree.walk() where e.kind == .file {
             guard let elf = tree.elf(e.path),
                   elf.type == .executable || elf.type == .sharedObject else { continue }
             needed += elf.needed
@@ -372,10 +372,10 @@ public enum DependencyTracer {
 
     /// `prepare_symlinks` + `scan_symlink_targets`: a symlink whose target is missing from its own
     /// package but exists in exactly one other package of the build depends on that package.
-    static func symlinkDepends(index: Int, states: [State], fullVersion: String) -> [String] {
+    static func symlinkDepends(index: Int, states: [State], fullVersion: String) throws -> [String] {
         let me = states[index]
         var out: [String] = []
-        for e in me.tree.walk() where e.kind == .symlink {
+        for e in try me.tree.walk() where e.kind == .symlink {
             guard let target = me.tree.readlink(e.path) else { continue }
             let norm = TraceTree.normalize(target: target, link: "/" + e.path)
             if me.tree.exists(String(norm.dropFirst())) { continue }

@@ -1,3 +1,4 @@
+import SystemIO
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -86,7 +87,7 @@ public struct ELFFile: Equatable, Sendable {
     /// (or not a regular file); throws `ELFError` when it claims to be ELF but is malformed.
     public static func read(path: String) throws -> ELFFile? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ELFError(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ELFError(path: path, reason: "cannot open: \(currentErrnoText())") }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }

@@ -20,10 +20,10 @@ public enum ELFLint {
     /// - error: ELF files in a `noarch` package;
     /// - error: an ELF machine that does not run on `arch` (firmware directories excepted);
     /// - warning: an ELF that needs glibc (`libc.so.6`, or a glibc loader `ld-linux*`).
-    public static func check(root: URL, arch: String) -> [Finding] {
+    public static func check(root: URL, arch: String) throws -> [Finding] {
         let tree = TraceTree(root: root)
         var out: [Finding] = []
-        for e in tree.walk() where e.kind == .file {
+        for e in try tree.walk() where e.kind == .file {
             let elf: ELFFile
             do {
                 guard let f = try ELFFile.read(path: tree.full(e.path)) else { continue }

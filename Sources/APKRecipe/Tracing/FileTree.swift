@@ -1,3 +1,4 @@
+import APKCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -54,16 +55,27 @@ final class TraceTree {
         return names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 
-    /// Every entry below `rel`, depth first in bytewise name order, without following symlinks.
-    func walk(_ rel: String = "", depth: Int = 0) -> [Entry] {
-        if rel.isEmpty && depth == 0 {
-            if let w = fullWalk { return w }
-            let w = walkUncached(rel, depth: depth)
-            fullWalk = w
-            return w
+    /// Every entry of the tree, depth first in bytewise name order, without following symlinks:
+    /// the same snapshot packing reads (`StagedTree`, dotfiles included), taken once.
+    func walk() throws -> [Entry] {
+        if let w = fullWalk { return w }
+        let snapshot = try StagedTree.scan(root: root, includeTopLevelDotfiles: true)
+        let w = StagedTree.depthFirst(snapshot).map { e -> Entry in
+            let kind: Kind
+            switch e.kind {
+            case .file: kind = .file
+            case .directory: kind = .directory
+            case .symlink: kind = .symlink
+            default: kind = .other
+            }
+            return Entry(path: e.path, kind: kind, mode: e.mode)
         }
-        return walkUncached(rel, depth: depth)
+        fullWalk = w
+        return w
     }
+
+    /// Every entry below `rel` (paths relative to the root), depth first.
+    func walk(_ rel: String, depth: Int = 0) -> [Entry] { walkUncached(rel, depth: depth) }
 
     /// The ELF file at `rel`, parsed once; nil when it is not (well-formed) ELF.
     func elf(_ rel: String) -> ELFFile? {

@@ -1,6 +1,7 @@
 import APKCore
 import APKCrypto
 import Foundation
+import Synchronization
 import SystemIO
 
 /// A signature entry found in an archive's signature member.
@@ -70,7 +71,7 @@ public struct ArchiveReader {
 
     private func readThrowing(path: String, into report: inout ArchiveReport) throws {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw FormatError.io(path: path, reason: "cannot open: \(String(cString: strerror(errno)))") }
+        guard stat(path, &st) == 0 else { throw FormatError.io(path: path, reason: "cannot open: \(currentErrnoText())") }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw FormatError.io(path: path, reason: "not a regular file") }
         report.fileSize = Int64(st.st_size)
 
@@ -81,12 +82,14 @@ public struct ArchiveReader {
         var dataMember: Int? = nil
         var sawSecondDataMember = false
         let hashes = MemberHashes()
-        let memberHasher = BoundedWorker(label: "apkit.verify.members")
+        // One thread each, with a bounded backlog: jobs run in order and memory stays flat.
+        let memberHasher = WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-members")
+        defer { memberHasher.stop() }
         gz.onCompressedBytes = { m, bytes in
             let route = hashes.route(member: m)
             guard !route.isEmpty else { return }
             let chunk = Array(bytes)
-            memberHasher.async { for d in route { d.update(chunk) } }
+            memberHasher.submit { for d in route { d.update(chunk) } }
         }
         var endedMembers = 0
         gz.onMemberEnd = { m in endedMembers = m + 1 }
@@ -94,7 +97,8 @@ public struct ArchiveReader {
         let tar = TarReader(read: { try gz.read(into: $0) })
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept.
-        let fileHasher = BoundedWorker(label: "apkit.verify.files")
+        let fileHasher = WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-files")
+        defer { fileHasher.stop() }
         let checksumMismatches = FirstMismatch()
 
         while let e = try tar.next() {
@@ -150,15 +154,15 @@ public struct ArchiveReader {
                             buffer.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                         } else {
                             let chunk = Array(buffer[0..<n])
-                            fileHasher.async { d.update(chunk) }
+                            fileHasher.submit { d.update(chunk) }
                         }
                     }
                     if let stored = e.sha1Checksum {
                         let path = e.path
                         if inline {
-                            if stored.lowercased() != d.finalize().hexString { fileHasher.async { checksumMismatches.record(path) } }
+                            if stored.lowercased() != d.finalize().hexString { fileHasher.submit { checksumMismatches.record(path) } }
                         } else {
-                            fileHasher.async {
+                            fileHasher.submit {
                                 if stored.lowercased() != d.finalize().hexString { checksumMismatches.record(path) }
                             }
                         }
@@ -166,7 +170,7 @@ public struct ArchiveReader {
                 } else if e.type == .symlink, let stored = e.sha1Checksum,
                           stored.lowercased() != Digest.hash(.sha1, Array(e.linkTarget.utf8)).hexString {
                     let path = e.path
-                    fileHasher.async { checksumMismatches.record(path) }
+                    fileHasher.submit { checksumMismatches.record(path) }
                 }
                 if collectFiles {
                     guard report.files.count < 5_000_000 else { throw FormatError.limitExceeded("too many entries") }
@@ -191,8 +195,8 @@ public struct ArchiveReader {
         guard let control = controlMember else { throw FormatError.malformed("archive: no control member") }
         guard control <= 1 else { throw FormatError.malformed("archive: control member is empty or missing") }
 
-        memberHasher.wait()
-        fileHasher.wait()
+        memberHasher.waitForAll()
+        fileHasher.waitForAll()
         let checksumProblem = checksumMismatches.first.map { VerificationProblem.badChecksum(path: $0) }
         hashes.finish()
         report.controlSHA1 = control == 0 ? hashes.member0SHA1Value : hashes.controlSHA1Value
@@ -331,28 +335,10 @@ final class MemberHashes {
     }
 }
 
-/// A serial worker with a bounded backlog: `async` blocks once `limit` jobs are queued, so memory
-/// stays bounded however fast the producer is.
-final class BoundedWorker {
-    private let queue: DispatchQueue
-    private let slots: DispatchSemaphore
-
-    init(label: String, limit: Int = 8) {
-        queue = DispatchQueue(label: label)
-        slots = DispatchSemaphore(value: limit)
-    }
-
-    func async(_ job: @escaping () -> Void) {
-        slots.wait()
-        queue.async { job(); self.slots.signal() }
-    }
-
-    /// Waits until every queued job has run.
-    func wait() { queue.sync {} }
-}
-
-/// The first path whose checksum did not match, in archive order (written only on one worker).
-final class FirstMismatch: @unchecked Sendable {
-    private(set) var first: String? = nil
-    func record(_ path: String) { if first == nil { first = path } }
+/// The first path whose checksum did not match, in archive order (recorded on the one hashing
+/// thread, read after it is drained).
+final class FirstMismatch: Sendable {
+    private let value = Mutex<String?>(nil)
+    var first: String? { value.withLock { $0 } }
+    func record(_ path: String) { value.withLock { if $0 == nil { $0 = path } } }
 }

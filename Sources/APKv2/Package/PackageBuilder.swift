@@ -52,20 +52,12 @@ public struct PackageBuilder: Sendable {
         let signature = try signatureMember(over: control, mtime: metaTime)
 
         // 4. Join: signature + control + data, written to a temp file and renamed.
-        let out = try AtomicFile(destination: outputPath, mode: 0o644)
-        do {
-            try out.sink.write(signature)
-            try out.sink.write(control)
-            try out.sink.append(contentsOf: dataTemp)
-            try out.commit()
-        } catch {
-            out.abandon()
-            throw error
+        let size = try AtomicFile.write(to: outputPath) { sink in
+            try sink.write(signature)
+            try sink.write(control)
+            try sink.append(contentsOf: dataTemp)
         }
-        var st = stat()
-        stat(outputPath, &st)
-        return BuiltPackage(path: outputPath, format: .v2, info: info, fileSize: Int64(st.st_size),
-                            identity: Digest.hash(.sha1, control))
+        return BuiltPackage(path: outputPath, format: .v2, info: info, fileSize: size, identity: Digest.hash(.sha1, control))
     }
 
     /// abuild's installed size: regular files, each inode once; 1 when that is 0 but there are entries.
@@ -122,42 +114,24 @@ public struct PackageBuilder: Sendable {
                         got += n
                         if got == buffer.count { break }
                     }
-                    guard got == Int(e.size) else { throw changed(full) }
+                    guard got == Int(e.size) else { throw FormatError.changedWhilePackaging(full) }
                     t.sha1 = buffer.withUnsafeBytes { Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                     try tar.begin(t)
                     try buffer.withUnsafeBytes { try tar.writeContent(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                 } else {
                     // Large file, streamed twice: the SHA-1 goes in the header, before the content.
                     let sha1 = Digest(.sha1)
-                    let hashed = try stream(full, buffer: &buffer) { sha1.update($0) }
-                    guard hashed == e.size else { throw changed(full) }
+                    let hashed = try FileSource.stream(full, buffer: &buffer) { sha1.update($0) }
+                    guard hashed == e.size else { throw FormatError.changedWhilePackaging(full) }
                     t.sha1 = sha1.finalize()
                     try tar.begin(t)
-                    let copied = try stream(full, buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
-                    guard copied == e.size else { throw changed(full) }
+                    let copied = try FileSource.stream(full, buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
+                    guard copied == e.size else { throw FormatError.changedWhilePackaging(full) }
                 }
                 try tar.finishContent(size: e.size)
             }
         }
         try tar.finish(cut: false)
-    }
-
-    private func changed(_ path: String) -> FormatError {
-        FormatError.io(path: path, reason: "file changed while it was being packaged; rerun when the tree is stable")
-    }
-
-    private func stream(_ path: String, buffer: inout [UInt8], limit: Int64 = .max,
-                        _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        let src = try FileSource(path: path)
-        var total: Int64 = 0
-        while total < limit {
-            let n = try buffer.withUnsafeMutableBytes { try src.read(into: $0) }
-            if n == 0 { break }
-            let take = Int(min(Int64(n), limit - total))
-            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<take])) }
-            total += Int64(take)
-        }
-        return total
     }
 
     func controlMember(_ pkginfo: PKGINFO, scripts: [ScriptKind: Data], mtime: Int64) throws -> Data {

@@ -41,13 +41,14 @@ struct PackCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let request = PackagePlan(
-                stageDir: stageDir, name: name, version: version, arch: arch ?? Architecture.host,
-                description: description, url: url, license: license, origin: origin ?? name,
-                maintainer: maintainer, packager: packager ?? environment("PACKAGER") ?? "",
-                commit: commit, depends: depend, provides: provide, replaces: replace, installIf: installIf,
-                triggers: trigger, providerPriority: providerPriority, replacesPriority: replacesPriority,
-                scripts: script, users: user, groups: group, trace: !noTrace)
+            var info = PackageInfo(name: name, version: version)
+            (info.arch, info.description, info.url, info.license) = (arch ?? Architecture.host, description, url, license)
+            (info.origin, info.maintainer, info.commit) = (origin ?? name, maintainer, commit)
+            info.packager = packager ?? environment("PACKAGER") ?? ""
+            (info.depends, info.provides, info.replaces, info.installIf, info.triggers) = (depend, provide, replace, installIf, trigger)
+            (info.providerPriority, info.replacesPriority) = (providerPriority, replacesPriority)
+            var request = PackagePlan(stageDir: stageDir, info: info)
+            (request.scripts, request.users, request.groups, request.trace) = (script, user, group, !noTrace)
             let writer = PackageWriter(format: PackageFormats.named(format), signer: try signing.makeSigner(),
                                        compression: try compression.settings(for: format))
             let built = try request.pack(with: writer, outputDir: output, environment: ProcessInfo.processInfo.environment)
