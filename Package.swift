@@ -16,8 +16,6 @@ import PackageDescription
 //   S3Client       SigV4, HTTP over libcurl, multipart uploads
 //   APKRepository  local directory or S3 bucket: publish, index update
 //   apkit (CLI)    argument parsing and printing only
-let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
-
 let package = Package(
     name: "apkit",
     products: [
@@ -45,27 +43,27 @@ let package = Package(
         // libcurl's setopt/getinfo are variadic: Swift cannot call them, this shim can.
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CSystem/CCurlShim"),
 
-        .target(name: "SystemIO", dependencies: ["CPlatform"], path: "Sources/SystemIO", swiftSettings: swift6),
-        .target(name: "APKCrypto", dependencies: ["COpenSSL", "SystemIO"], path: "Sources/APKCrypto", swiftSettings: swift6),
+        .target(name: "SystemIO", dependencies: ["CPlatform"], path: "Sources/SystemIO"),
+        .target(name: "APKCrypto", dependencies: ["COpenSSL", "SystemIO"], path: "Sources/APKCrypto"),
         .target(name: "APKCore", dependencies: ["SystemIO", "APKCrypto", "CPlatform", "CZlib", "CDeflate", "CZstd"],
-                path: "Sources/APKCore", swiftSettings: swift6),
-        .target(name: "APKv2", dependencies: ["APKCore", "CZlib"], path: "Sources/APKv2", swiftSettings: swift6),
-        .target(name: "APKv3", dependencies: ["APKCore", "CZlib", "CDeflate", "CZstd"], path: "Sources/APKv3", swiftSettings: swift6),
-        .target(name: "APKFormat", dependencies: ["APKCore", "APKv2", "APKv3"], path: "Sources/APKFormat", swiftSettings: swift6),
-        .target(name: "APKRecipe", dependencies: ["APKFormat", "Yams"], path: "Sources/APKRecipe", swiftSettings: swift6),
-        .target(name: "S3Client", dependencies: ["SystemIO", "APKCrypto", "CCurlShim"], path: "Sources/S3Client", swiftSettings: [.swiftLanguageMode(.v6)]),
+                path: "Sources/APKCore"),
+        .target(name: "APKv2", dependencies: ["APKCore", "CZlib"], path: "Sources/APKv2"),
+        .target(name: "APKv3", dependencies: ["APKCore", "CZlib", "CDeflate", "CZstd"], path: "Sources/APKv3"),
+        .target(name: "APKFormat", dependencies: ["APKCore", "APKv2", "APKv3"], path: "Sources/APKFormat"),
+        .target(name: "APKRecipe", dependencies: ["APKFormat", "Yams"], path: "Sources/APKRecipe"),
+        .target(name: "S3Client", dependencies: ["SystemIO", "APKCrypto", "CCurlShim"], path: "Sources/S3Client"),
         .target(name: "APKRepository", dependencies: ["APKFormat", "S3Client"], path: "Sources/APKRepository"),
         .executableTarget(name: "apkit", dependencies: [
             "APKFormat", "APKRecipe", "APKRepository", "S3Client",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], path: "Sources/CLI", swiftSettings: swift6),
+        ], path: "Sources/CLI"),
 
-        .target(name: "TestSupport", dependencies: ["APKFormat"], path: "Tests/TestSupport", swiftSettings: swift6),
-        .testTarget(name: "APKFormatTests", dependencies: ["APKFormat", "TestSupport"], path: "Tests/APKFormatTests", swiftSettings: swift6),
-        .testTarget(name: "APKRecipeTests", dependencies: ["APKRecipe", "TestSupport"], path: "Tests/APKRecipeTests", swiftSettings: swift6),
+        .target(name: "TestSupport", dependencies: ["APKFormat"], path: "Tests/TestSupport"),
+        .testTarget(name: "APKFormatTests", dependencies: ["APKFormat", "TestSupport"], path: "Tests/APKFormatTests"),
+        .testTarget(name: "APKRecipeTests", dependencies: ["APKRecipe", "TestSupport"], path: "Tests/APKRecipeTests"),
         .testTarget(name: "S3ClientTests", dependencies: ["S3Client", "APKCrypto", "TestSupport"], path: "Tests/S3ClientTests"),
         .testTarget(name: "APKRepositoryTests", dependencies: ["APKRepository", "TestSupport"], path: "Tests/APKRepositoryTests"),
-        .testTarget(name: "CLITests", dependencies: ["apkit", "TestSupport"], path: "Tests/CLITests", swiftSettings: swift6),
+        .testTarget(name: "CLITests", dependencies: ["apkit", "TestSupport"], path: "Tests/CLITests"),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -6,7 +6,8 @@ import APKFormat
 private let repoKey: SigningKey = try! SigningKey.generate(bits: 2048)
 private let strangerKey: SigningKey = try! SigningKey.generate(bits: 2048)
 
-final class PublisherTests: XCTestCase {
+// Unchecked: the concurrency tests call this case's helpers from several threads; they only read its constants.
+final class PublisherTests: XCTestCase, @unchecked Sendable {
     var tmp: TempDir!
     override func setUp() { tmp = TempDir("apkit-publish") }
     override func tearDown() { tmp = nil }

@@ -6,7 +6,8 @@ import S3Client
 
 /// Publishing into an S3 bucket on the local ministack server (signatures checked), started by
 /// `source .ci/s3-servers.sh`. Skipped when it is not running.
-final class S3PublishTests: XCTestCase {
+// Unchecked: the concurrency test calls this case's helpers from several threads; they only read its constants.
+final class S3PublishTests: XCTestCase, @unchecked Sendable {
     var tmp: TempDir!
     override func setUp() { tmp = TempDir("apkit-s3-publish") }
     override func tearDown() { tmp = nil }
@@ -45,7 +46,7 @@ final class S3PublishTests: XCTestCase {
     func build(_ name: String, salt: String = "") throws -> String {
         let root = tmp.sub("stage-\(name)-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(atPath: root + "/etc", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/etc/\(name).conf", contents: Data("\(name)\(salt)\n".utf8))
+        _ = FileManager.default.createFile(atPath: root + "/etc/\(name).conf", contents: Data("\(name)\(salt)\n".utf8))
         var info = PackageInfo(name: name, version: "1.0-r0")
         info.arch = "x86_64"
         let out = tmp.sub("pkgs-\(UInt32.random(in: 0...UInt32.max))/\(name)-1.0-r0.apk")

@@ -73,9 +73,10 @@ threading.Thread(target=lambda: (sys.stdin.read(), srv.shutdown()), daemon=True)
 srv.serve_forever()
 """#
 
-    static var process: Process?
-    static var stdinPipe: Pipe?
-    static var port = 0
+    // Set in class setUp, read by the tests: XCTest runs them one after another on one thread.
+    nonisolated(unsafe) static var process: Process?
+    nonisolated(unsafe) static var stdinPipe: Pipe?
+    nonisolated(unsafe) static var port = 0
 
     override class func setUp() {
         super.setUp()

@@ -1,8 +1,8 @@
 import XCTest
-@testable import APKRepository
+@testable import apkit
 
 /// The text of the terminal progress bar drawn for S3 uploads.
-final class S3PublishProgressTests: XCTestCase {
+final class ProgressBarTests: XCTestCase {
     func testLineShowsBytesRateAndETA() {
         XCTAssertEqual(TerminalProgressBar.line(key: "x86_64/a-1-r0.apk", sent: 12 << 20, total: 48 << 20, elapsed: 2),
                        "x86_64/a-1-r0.apk [#####---------------] 12.0 MiB/48.0 MiB  6.0 MiB/s  ETA 6s")
@@ -20,21 +20,5 @@ final class S3PublishProgressTests: XCTestCase {
         XCTAssertEqual(TerminalProgressBar.duration(0.2), "1s")
         XCTAssertEqual(TerminalProgressBar.duration(61), "1m01s")
         XCTAssertEqual(TerminalProgressBar.duration(7322), "2h02m")
-    }
-
-    func testPlusAliasNames() {
-        XCTAssertEqual(S3Storage.plusAlias("x86_64/libstdc++-14.2.0-r4.apk"), "x86_64/libstdc  -14.2.0-r4.apk")
-        XCTAssertEqual(S3Storage.plusAlias("libsigc++-1-r0.apk"), "libsigc  -1-r0.apk")
-        XCTAssertNil(S3Storage.plusAlias("x86_64/hello-1.0-r0.apk"))
-        XCTAssertNil(S3Storage.plusAlias("x86_64/APKINDEX.tar.gz"))
-        XCTAssertNil(S3Storage.plusAlias("a+b/hello-1.0-r0.apk"), "only the file name counts")
-    }
-
-    func testParseURL() {
-        XCTAssertEqual(S3Storage.parse(url: "s3://bucket/alpine//v3.20/main/")?.bucket, "bucket")
-        XCTAssertEqual(S3Storage.parse(url: "s3://bucket/alpine//v3.20/main/")?.prefix, "alpine/v3.20/main")
-        XCTAssertEqual(S3Storage.parse(url: "s3://bucket")?.prefix, "")
-        XCTAssertNil(S3Storage.parse(url: "s3:///x"))
-        XCTAssertNil(S3Storage.parse(url: "/srv/repo"))
     }
 }
