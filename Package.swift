@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "APKRecipeTests", dependencies: ["APKRecipe", "TestSupport"], path: "Tests/APKRecipeTests"),
         .testTarget(name: "S3ClientTests", dependencies: ["S3Client", "APKCrypto", "TestSupport"], path: "Tests/S3ClientTests"),
         .testTarget(name: "APKRepositoryTests", dependencies: ["APKRepository", "TestSupport"], path: "Tests/APKRepositoryTests"),
-        .testTarget(name: "CLITests", dependencies: ["apkit", "TestSupport"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["apkit", "APKFormat", "TestSupport"], path: "Tests/CLITests"),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import APKFormat
 import Foundation
 import TestSupport
 import XCTest
@@ -11,7 +12,10 @@ var adbReaderScript: String {
 /// tamper. The commands never branch on the format; this test does not either, beyond naming
 /// the index file and the independent reader for each.
 final class FormatConformanceTests: XCTestCase {
-    static let formats = ["v2", "v3"]
+    /// Every format of the registry, by the name `--format` takes.
+    static let formats = PackageFormats.all.map(\.name.rawValue)
+
+    static func indexName(_ format: String) -> String { PackageFormats.named(FormatName(rawValue: format)!).index.fileName }
 
     func stage(_ t: TempDir) -> String {
         t.write("stage/usr/bin/hello", "#!/bin/sh\necho hello\n", mode: 0o755)
@@ -46,8 +50,7 @@ final class FormatConformanceTests: XCTestCase {
                 XCTAssertTrue(paths.contains(p), "\(format): \(p) missing in \(paths)")
             }
 
-            let indexName = format == "v2" ? "APKINDEX.tar.gz" : "packages.adb"
-            let idx = t.sub("repo/\(indexName)")
+            let idx = t.sub("repo/\(Self.indexName(format))")
             let ir = try apkit(["index", "--key", TestKeys.privateKey, "--description", "conformance", "-o", idx, apk])
             XCTAssertEqual(ir.status, 0, ir.stderr)
             XCTAssertEqual(try apkit(["verify", "--keys-dir", TestKeys.dir.path, idx]).stdout, "\(idx): OK\n")
@@ -77,8 +80,7 @@ final class FormatConformanceTests: XCTestCase {
             let args = ["publish", "--to", repo, "--key", TestKeys.privateKey, "--arch", "x86_64", "--json", a, b]
             let r = try apkit(args)
             XCTAssertEqual(r.status, 0, r.stderr)
-            let indexName = format == "v2" ? "APKINDEX.tar.gz" : "packages.adb"
-            let idx = "\(repo)/x86_64/\(indexName)"
+            let idx = "\(repo)/x86_64/\(Self.indexName(format))"
             XCTAssertEqual(try apkit(["verify", "--keys-dir", "\(repo)/keys", idx, "\(repo)/x86_64/hello-1.0-r0.apk",
                                       "\(repo)/x86_64/hello-all-1.0-r0.apk"]).status, 0)
             let ij = try JSONSerialization.jsonObject(with: try apkit(["inspect", "--json", idx]).stdoutData) as! [String: Any]
