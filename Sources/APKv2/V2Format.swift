@@ -54,7 +54,7 @@ extension PackageReport {
             details.append(("controlChecksum", "Q1" + Data(r.controlSHA1).base64EncodedString()))
         }
         indexDescription = r.indexDescription
-        if let t = r.indexText { indexPackageCount = t.components(separatedBy: "\nP:").count - (t.hasPrefix("P:") ? 0 : 1) }
+        if let t = r.indexText { indexPackageCount = (try? APKIndex.parse(t))?.count }
         problem = r.problem
     }
 }
