@@ -31,12 +31,41 @@ public final class LocalDirectoryStorage: RepositoryStorage {
 
     func path(_ key: String) -> String { root + "/" + key }
 
+    /// This host's name, as it goes into temporary file names.
+    static let host: String = {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count - 1)
+        let name = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "host" : name.replacingOccurrences(of: "/", with: "_")
+    }()
+
+    /// `.<file>.put-<host>-`: the temporary files a write of `key` makes beside it, then
+    /// `<pid>-<random>`.
+    static func temporaryPrefix(of key: String) -> String {
+        ".\((key as NSString).lastPathComponent).put-\(host)-"
+    }
+
+    /// Removes the temporary files that writes of `key` by processes of this host that no longer
+    /// run (a killed publish) left behind. Other hosts' files (a shared file system) are left
+    /// alone: their processes cannot be asked. Housekeeping: never fails the caller.
+    func removeStaleTemporaries(of key: String) {
+        let dir = (path(key) as NSString).deletingLastPathComponent
+        let prefix = Self.temporaryPrefix(of: key)
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return }
+        for n in names where n.hasPrefix(prefix) {
+            guard let pid = Int32(n.dropFirst(prefix.count).split(separator: "-").first ?? ""), pid > 0,
+                  pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+            unlink(dir + "/" + n)
+        }
+    }
+
     static func version(of st: FileStat) -> ObjectVersion {
         ObjectVersion("\(st.st_ino)-\(st.st_size)-\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)-\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)")
     }
 
     public func stat(_ key: String, wantSHA256: Bool) throws -> StoredObject? {
         try validateKey(key)
+        removeStaleTemporaries(of: key)
         var st = FileStat()
         guard statFile(path(key), &st) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -82,7 +111,8 @@ public final class LocalDirectoryStorage: RepositoryStorage {
             throw StorageError.io(key: dir, reason: "cannot create directory: \(error.localizedDescription)")
         }
         // 1. Copy to a temp file beside the destination (outside the lock: may be large).
-        let tmp = dir + "/.\((dest as NSString).lastPathComponent).put-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        removeStaleTemporaries(of: key)
+        let tmp = dir + "/" + Self.temporaryPrefix(of: key) + "\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         defer { unlink(tmp) }
         do {
             let src = try FileSource(path: source)
