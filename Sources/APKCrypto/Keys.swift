@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import SystemIO
 
 /// The kinds of key apk verifies: RSA (Alpine, abuild) and EC (OpenWrt's apk keys, P-256).
 public enum KeyType: String, Sendable, CaseIterable {
@@ -113,8 +114,14 @@ public final class SigningKey: Sendable {
     }
 
     public convenience init(file: String, passphrase: String? = nil) throws {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw CryptoError.key(path: file, reason: "cannot read private key file")
+        var data = Data()
+        do {
+            var buffer = [UInt8](repeating: 0, count: 64 << 10)
+            // A key is small: refuse anything larger than 1 MiB rather than read it all.
+            let n = try FileSource.stream(file, buffer: &buffer, limit: (1 << 20) + 1) { data.append(contentsOf: $0) }
+            guard n <= 1 << 20 else { throw CryptoError.key(path: file, reason: "too large for a private key") }
+        } catch let e as SystemError {
+            throw CryptoError.key(path: file, reason: "cannot read private key file: \(e.reason)")
         }
         try self.init(pem: data, origin: file, passphrase: passphrase)
     }

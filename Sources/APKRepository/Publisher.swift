@@ -11,6 +11,7 @@ public enum PublishError: Error, CustomStringConvertible {
     case keyExists(key: String, location: String)
     case duplicate(key: String, first: String, second: String)
     case tooManyConflicts(key: String, attempts: Int)
+    case mixedFormats(index: String, existing: FormatName, new: FormatName)
 
     public var description: String {
         switch self {
@@ -20,6 +21,8 @@ public enum PublishError: Error, CustomStringConvertible {
         case .keyExists(let k, let l):
             return "\(l)/\(k) is a different public key with the same name; use another --key-name, or pass --overwrite"
         case .duplicate(let k, let a, let b): return "\(a) and \(b) are both \(k) but differ; publish one of them"
+        case .mixedFormats(let index, let old, let new):
+            return "\(index): this repository holds \(old.rawValue) packages; publish \(new.rawValue) packages to a separate repository"
         case .tooManyConflicts(let k, let n):
             return "\(k): gave up after \(n) attempts: other publishers kept changing the index; try again"
         }
@@ -177,6 +180,12 @@ public final class Publisher {
         // 2b. Pre-flight: every index we will merge into must be one we trust, checked before any
         // write so that a refusal leaves the repository exactly as it was.
         for arch in Set(candidates.map { $0.arch }).sorted() {
+            // A directory holds one format: an index of another one there means another repository.
+            for other in PackageFormats.all.map(\.index) where other.name != indexFormat.name {
+                if try storage.stat("\(arch)/\(other.fileName)", wantSHA256: false) != nil {
+                    throw PublishError.mixedFormats(index: "\(storage.location)/\(arch)/\(other.fileName)", existing: other.name, new: indexFormat.name)
+                }
+            }
             let key = "\(arch)/\(indexFormat.fileName)"
             let current = work + "/index.preflight"
             defer { unlink(current) }

@@ -17,8 +17,8 @@ import XCTest
 ///   index, no temp file), except the ones a row allows (publish's lock file and public key);
 /// - no passphrase is ever echoed.
 ///
-/// Rows where apkit falls short are in `knownGaps`, each run by its own test method that skips
-/// with "known gap: ..." while the gap is there (and passes once it is fixed).
+/// `formerGaps` are rows where apkit fell short when this catalog was written, each with what was
+/// wrong and the fix; they are fixed and run with the rest of the table.
 final class BadInputCatalogTests: XCTestCase {
 
     // MARK: - The table
@@ -57,28 +57,6 @@ final class BadInputCatalogTests: XCTestCase {
             }
             defer { _ = try? runProcess("umount", [t.sub("tiny")]) }
             for p in try Self.problems(row, in: t) { XCTFail("[\(row.id)] \(p)") }
-        }
-    }
-
-    // MARK: - Known gaps (skipped while apkit falls short; see the report in each reason)
-
-    func testKnownGap_missingStageDirPrintsVersionAndExitsZero() throws { try Self.gap("pack-missing-stagedir") }
-    func testKnownGap_packOutputIsAFile() throws { try Self.gap("pack-output-is-a-file") }
-    func testKnownGap_indexOutputDirIsAFile() throws { try Self.gap("index-output-dir-is-a-file") }
-    func testKnownGap_buildOutputIsAFile() throws { try Self.gap("build-output-is-a-file") }
-    func testKnownGap_keygenOutputDirIsAFile() throws { try Self.gap("keygen-output-dir-is-a-file") }
-    func testKnownGap_worldReadableKeyWarningPrefix() throws { try Self.gap("key-world-readable-warning") }
-    func testKnownGap_publishV3IntoV2Repository() throws { try Self.gap("publish-v3-into-v2-repo") }
-    func testKnownGap_mergeV3IndexWithV2Packages() throws { try Self.gap("index-merge-v3-index-v2-packages") }
-    func testKnownGap_publishBadArchBlamesPackage() throws { try Self.gap("publish-noarch-bad-arch") }
-    func testKnownGap_missingKeyFromEnvironment() throws { try Self.gap("key-from-env-missing") }
-    func testKnownGap_missingKeyFileNoReason() throws { try Self.gap("key-missing-reason") }
-
-    static func gap(_ id: String) throws {
-        guard let g = knownGaps.first(where: { $0.row.id == id }) else { return XCTFail("no gap \(id)") }
-        let problems = try problems(g.row)
-        if !problems.isEmpty {
-            throw XCTSkip("known gap: \(g.reason) — now: \(problems.joined(separator: "; "))")
         }
     }
 
@@ -157,6 +135,7 @@ final class BadInputCatalogTests: XCTestCase {
     // MARK: - The rows
 
     static let rows: [Row] = configRows + keyRows + treeRows + packageRows + flagRows + nameRows + environmentRows
+        + formerGaps.map(\.row)
 
     static let configRows: [Row] = [
         Row(id: "config-yaml-syntax", expect: err("apkit.yml:3:", "YAML")) { c in
@@ -535,7 +514,7 @@ final class BadInputCatalogTests: XCTestCase {
 
     struct Gap: Sendable { let reason: String; let row: Row }
 
-    static let knownGaps: [Gap] = [
+    static let formerGaps: [Gap] = [
         Gap(reason: "`apkit pack --name x --version 1.0-r0 --key K` without STAGEDIR prints apkit's own version (0.1.0) and exits 0: ArgumentParser treats --version as the built-in version flag once the subcommand fails to parse, because Apkit.configuration sets `version:`. Fix in Sources/CLI/Apkit.swift: drop `version:` from the root CommandConfiguration and give the root command its own `--version` flag (or a `version` subcommand), so a missing argument is the usage error 64",
             row: Row(id: "pack-missing-stagedir", expect: usage("<stage-dir>")) { c in
                 Invocation(args: ["pack", "--name", "x", "--version", "1.0-r0", "--key", c.f.rsa, "--output", c.t.sub("out")])

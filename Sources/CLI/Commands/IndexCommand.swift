@@ -67,6 +67,10 @@ struct IndexCommand: ParsableCommand {
 
             var current: (any PackageIndex)? = nil
             if let m = merge {
+                let mergeFormat = try PackageFormats.detect(path: m)
+                guard mergeFormat.name == packageFormat.name else {
+                    throw CLIError("--merge \(m) is a \(mergeFormat.name.rawValue) index (\(mergeFormat.index.fileName)) but the packages are \(packageFormat.name.rawValue); merge into a \(packageFormat.index.fileName)")
+                }
                 current = try indexFormat.read(path: m, keyring: keyring, allowUntrusted: trust.allowUntrusted, source: nil)
             }
             var records: [IndexRecord] = []

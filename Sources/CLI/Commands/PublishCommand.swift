@@ -71,6 +71,9 @@ struct PublishCommand: ParsableCommand {
             var options = PublishOptions()
             options.overwrite = overwrite
             options.allowUntrusted = trust.allowUntrusted
+            if let a = arch, !Architecture.isValid(a) || Architecture.isArchitectureIndependent(a) {
+                throw CLIError("--arch '\(a)': not an Alpine or OpenWrt architecture to publish noarch packages under (x86_64, aarch64, aarch64_cortex-a53, ...)")
+            }
             options.noarchArch = arch ?? Architecture.host
             options.description = description
             options.prune = prune

@@ -20,10 +20,38 @@ func runReportingErrors(_ body: () throws -> Void) throws {
     } catch let e as CleanExit {
         throw e
     } catch {
-        let line = "\(error)".split(separator: "\n").joined(separator: " ")
+        let line = describe(error).split(separator: "\n").joined(separator: " ")
         FileHandle.standardError.write(Data("apkit: error: \(line)\n".utf8))
         let code = (error as? RecipeError).map { $0.exitCode == 0 ? 1 : $0.exitCode } ?? 1
         throw ExitCode(code)
+    }
+}
+
+/// One line for an error: Foundation's file errors as `PATH: reason` instead of their raw dump.
+func describe(_ error: Error) -> String {
+    let ns = error as NSError
+    guard ns.domain == NSCocoaErrorDomain else { return "\(error)" }
+    let path = (ns.userInfo[NSFilePathErrorKey] as? String) ?? (ns.userInfo[NSURLErrorKey] as? URL)?.path ?? "file"
+    if let posix = ns.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
+        return SystemError(path: path, code: Int32(posix.code)).description
+    }
+    switch CocoaError.Code(rawValue: ns.code) {
+    case .fileWriteFileExists: return "\(path): a file is in the way where a directory is needed"
+    case .fileNoSuchFile, .fileReadNoSuchFile: return SystemError(path: path, code: ENOENT).description
+    case .fileWriteNoPermission, .fileReadNoPermission: return SystemError(path: path, code: EACCES).description
+    case .fileWriteOutOfSpace: return SystemError(path: path, code: ENOSPC).description
+    default:
+        // No reason given: a file where a directory is needed is the usual one; find it.
+        var p = path
+        while !p.isEmpty && p != "/" {
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: p, isDirectory: &isDir) {
+                if !isDir.boolValue { return "\(p): not a directory (a file is in the way of \(path))" }
+                break
+            }
+            p = (p as NSString).deletingLastPathComponent
+        }
+        return "\(path): \(ns.localizedDescription)"
     }
 }
 

@@ -45,7 +45,12 @@ struct SigningOptions: ParsableArguments {
         guard let path = keyPath else {
             throw CLIError("no signing key: pass --key PRIVKEY or set PACKAGER_PRIVKEY (create one with `apkit keygen`)")
         }
-        let key = try SigningKey(file: path, passphrase: try passphrase())
+        let key: SigningKey
+        do {
+            key = try SigningKey(file: path, passphrase: try passphrase())
+        } catch let e as CryptoError where self.key == nil {
+            throw CLIError("$PACKAGER_PRIVKEY=\(e) (set it to your private key, or pass --key)")
+        }
         warnIfReadableByOthers(path)
         let name = keyName ?? ((path as NSString).lastPathComponent + ".pub")
         guard !name.contains("/"), !name.isEmpty else { throw CLIError("--key-name must be a file name, not a path: \(name)") }
@@ -114,5 +119,5 @@ struct TrustOptions: ParsableArguments {
 func warnIfReadableByOthers(_ path: String) {
     guard let attrs = try? FileManager.default.attributesOfItem(atPath: path),
           let perms = attrs[.posixPermissions] as? Int, perms & 0o077 != 0 else { return }
-    FileHandle.standardError.write(Data("warning: \(path) is readable by other users (mode \(String(perms, radix: 8))); run chmod 600 on it\n".utf8))
+    warn("\(path) is readable by other users (mode \(String(perms, radix: 8))); run chmod 600 on it")
 }
