@@ -89,9 +89,10 @@ public final class RecipeBuilder {
                 for dir in s.outputArches {
                     let tmpDir = tmpOut.appendingPathComponent(dir).path
                     try FileTree.mkdirs(tmpDir)
-                    let tmpPath = tmpDir + "/" + s.fileName
+                    let fileName = writer.fileName(for: s.spec.info)
+                    let tmpPath = tmpDir + "/" + fileName
                     var built = try writer.write(s.spec, to: tmpPath)
-                    let final = outDir.appendingPathComponent(dir).appendingPathComponent(s.fileName).path
+                    let final = outDir.appendingPathComponent(dir).appendingPathComponent(fileName).path
                     built.path = final
                     written.append((tmpPath, final, built))
                 }

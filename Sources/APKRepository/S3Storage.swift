@@ -147,7 +147,7 @@ public final class S3Storage: RepositoryStorage {
         defer { try? FileManager.default.removeItem(atPath: tmp) }
         guard let info = try client.getObject(key: objectKey(key), toFile: tmp) else { return nil }
         if rename(tmp, path) != 0 {
-            throw StorageError.io(key: path, reason: "rename failed: \(String(cString: strerror(errno)))")
+            throw StorageError.io(key: path, reason: "rename failed: \(currentErrnoText())")
         }
         return StoredObject(key: key, size: Int64(info.size), version: ObjectVersion(info.etag),
                             sha256: Self.validSHA(info.metadata["sha256"]))

@@ -1,5 +1,6 @@
 import CCurlShim
 import Foundation
+import SystemIO
 import Synchronization
 
 /// A request body: nothing, bytes in memory, or a region of a file (read while sending,
@@ -100,7 +101,7 @@ final class CurlHTTPClient: Sendable {
         if case .file(let path, _, _) = request.body {
             ctx.fd = open(path, O_RDONLY | O_CLOEXEC)
             if ctx.fd < 0 {
-                throw S3Error(.io, "cannot open \(path) for upload: \(String(cString: strerror(errno)))")
+                throw S3Error(.io, "cannot open \(path) for upload: \(currentErrnoText())")
             }
         }
         defer { if ctx.fd >= 0 { close(ctx.fd) } }
@@ -240,7 +241,7 @@ private let curlReadCallback: apkit_curl_data_fn = { buffer, size, count, user i
     case .file(let path, let offset, _):
         let got = pread(ctx.fd, buffer, want, off_t(offset + ctx.sent))
         if got <= 0 {
-            let reason = got < 0 ? String(cString: strerror(errno)) : "file is shorter than expected"
+            let reason = got < 0 ? currentErrnoText() : "file is shorter than expected"
             ctx.failure = S3Error(.io, "cannot read \(path) at byte \(offset + ctx.sent): \(reason)")
             return Int(CURL_READFUNC_ABORT)
         }

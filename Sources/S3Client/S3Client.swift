@@ -1,4 +1,5 @@
 import APKCrypto
+import SystemIO
 import Foundation
 import Synchronization
 
@@ -276,34 +277,29 @@ public final class S3Client: Sendable {
                      progress: Progress?) throws -> [(Int, String)] {
         let count = Int((size + partSize - 1) / partSize)
         let queue = PartQueue(count: count)
-        let group = DispatchGroup()
-        for _ in 0..<max(1, min(configuration.concurrency, count)) {
-            group.enter()
-            let thread = Thread {
-                defer { group.leave() }
-                while let number = queue.take() {
-                    let offset = UInt64(number - 1) * partSize
-                    let length = min(partSize, size - offset)
-                    do {
-                        let etag = try self.uploadPart(key: key, uploadId: uploadId, partNumber: number, path: path,
-                                                       offset: offset, length: length,
-                                                       progress: progress.map { report in
-                                                           { sent in report(queue.progress(number, sent), size) }
-                                                       })
-                        queue.finished(number, etag: etag)
-                    } catch let error as S3Error {
-                        queue.failed(error)
-                        return
-                    } catch {
-                        queue.failed(S3Error(.io, "UploadPart \(number) of \(key): \(error)", key: key))
-                        return
-                    }
+        let pool = WorkerPool(threads: max(1, min(configuration.concurrency, count)), name: "apkit-s3-part")
+        defer { pool.stop() }
+        for _ in 0..<count {
+            pool.submit {
+                // After a failure the remaining parts are not sent.
+                guard queue.failure == nil, let number = queue.take() else { return }
+                let offset = UInt64(number - 1) * partSize
+                let length = min(partSize, size - offset)
+                do {
+                    let etag = try self.uploadPart(key: key, uploadId: uploadId, partNumber: number, path: path,
+                                                   offset: offset, length: length,
+                                                   progress: progress.map { report in
+                                                       { sent in report(queue.progress(number, sent), size) }
+                                                   })
+                    queue.finished(number, etag: etag)
+                } catch let error as S3Error {
+                    queue.failed(error)
+                } catch {
+                    queue.failed(S3Error(.io, "UploadPart \(number) of \(key): \(error)", key: key))
                 }
             }
-            thread.stackSize = 1 << 20
-            thread.start()
         }
-        group.wait()
+        pool.waitForAll()
         if let failure = queue.failure { throw failure }
         return (1...count).map { ($0, queue.etag($0)) }
     }
@@ -502,7 +498,7 @@ public final class S3Client: Sendable {
     static func fileSize(_ path: String) throws -> UInt64 {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw S3Error(.io, "cannot read \(path): \(String(cString: strerror(errno)))")
+            throw S3Error(.io, "cannot read \(path): \(currentErrnoText())")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw S3Error(.io, "\(path) is not a regular file") }
         return UInt64(st.st_size)
@@ -543,7 +539,7 @@ public final class S3Client: Sendable {
         case .data(let d): sha?.update(d); md?.update(d)
         case .file(let path, let offset, let length):
             let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw S3Error(.io, "cannot open \(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else { throw S3Error(.io, "cannot open \(path): \(currentErrnoText())") }
             defer { close(fd) }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
             defer { buffer.deallocate() }
@@ -554,7 +550,7 @@ public final class S3Client: Sendable {
                 if got < 0 && errno == EINTR { continue }
                 guard got > 0 else {
                     throw S3Error(.io, "cannot read \(path) at byte \(offset + done): "
-                        + (got < 0 ? String(cString: strerror(errno)) : "file is shorter than expected"))
+                        + (got < 0 ? currentErrnoText() : "file is shorter than expected"))
                 }
                 let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
                 sha?.update(chunk); md?.update(chunk)

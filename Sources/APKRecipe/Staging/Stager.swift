@@ -6,7 +6,6 @@ public struct StagedPackage: Sendable {
     public var spec: PackageSpec
     /// The arch directories it is written to (one, or several for noarch).
     public var outputArches: [String]
-    public var fileName: String { "\(spec.info.name)-\(spec.info.version).apk" }
 }
 
 /// Builds and stages one architecture's package set: runs the build, copies destinations and

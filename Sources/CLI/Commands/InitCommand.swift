@@ -1,6 +1,7 @@
 import APKRecipe
 import ArgumentParser
 import Foundation
+import SystemIO
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,7 +55,7 @@ struct InitCommand: ParsableCommand {
                 throw CLIError("\(output): cannot write it (check the directory's permissions)")
             }
             if rename(target.path + ".apkit-tmp", target.path) != 0 {
-                let e = String(cString: strerror(errno))
+                let e = currentErrnoText()
                 unlink(target.path + ".apkit-tmp")
                 throw CLIError("\(output): \(e)")
             }
