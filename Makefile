@@ -59,13 +59,7 @@ completions: build
 	$(BIN) --generate-completion-script zsh > $(GEN)/completions/_apkit
 	$(BIN) --generate-completion-script fish > $(GEN)/completions/apkit.fish
 
-install: build man completions
-	install -d $(bindir) $(mandir) $(bashdir) $(zshdir) $(fishdir)
-	install -m 0755 $(BIN) $(bindir)/apkit
-	install -m 0644 $(GEN)/man/*.1 $(mandir)/
-	install -m 0644 $(GEN)/completions/apkit.bash $(bashdir)/apkit
-	install -m 0644 $(GEN)/completions/_apkit $(zshdir)/_apkit
-	install -m 0644 $(GEN)/completions/apkit.fish $(fishdir)/apkit.fish
+install: build man completions install-files
 
 uninstall:
 	rm -f $(bindir)/apkit $(mandir)/apkit.1 $(mandir)/apkit.*.1 $(bashdir)/apkit $(zshdir)/_apkit $(fishdir)/apkit.fish
