@@ -21,14 +21,10 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .long, help: "Index format when there are no packages to tell it: v2 (APKINDEX.tar.gz) or v3 (packages.adb).")
     var format: FormatName?
 
-    @Option(name: .long, help: "Index description, e.g. v3.20-1-gabcdef. With --merge: default the old one.")
-    var description: String?
+    @OptionGroup var edit: IndexEditOptions
 
     @Option(name: .long, help: "Existing index to start from (APKINDEX.tar.gz or packages.adb).")
     var merge: String?
-
-    @Option(name: .long, help: "Keep only the newest N versions of each package name.")
-    var prune: Int?
 
     @Option(name: .long, help: "v2: write this arch in every entry's A: field, as apk index --rewrite-arch.")
     var rewriteArch: String?
@@ -44,7 +40,7 @@ struct IndexCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            if let p = prune, p < 1 { throw CLIError("--prune must be at least 1, got \(p)") }
+            try edit.check()
             if packages.isEmpty && merge == nil { throw CLIError("no packages given (and no --merge index)") }
             let signer = try signing.makeSigner()
             var keyring = trust.keyring()
@@ -78,7 +74,7 @@ struct IndexCommand: ParsableCommand {
                 records.append(try indexFormat.record(forPackageAt: f, keyring: keyring, allowUntrusted: trust.allowUntrusted,
                                                       rewriteArch: rewriteArch).0)
             }
-            var result = try IndexUpdate(records: records, description: description, prune: prune)
+            var result = try IndexUpdate(records: records, description: edit.description, prune: edit.prune)
                 .apply(to: current, format: indexFormat)
             if let spec = pkgnameSpec, var v3 = result.index as? V3Index {
                 v3.pkgnameSpec = spec
@@ -88,7 +84,7 @@ struct IndexCommand: ParsableCommand {
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             try result.index.write(to: output, signer: signer)
             var line = "\(output): \(result.index.records.count) packages (\(result.added) new, \(result.replaced) replaced"
-            if prune != nil { line += ", \(result.pruned) pruned" }
+            if edit.prune != nil { line += ", \(result.pruned) pruned" }
             print(line + ")")
         }
     }

@@ -39,11 +39,7 @@ struct PublishCommand: ParsableCommand {
     @Option(name: .long, help: "Directory (<arch>) for noarch packages (default: the host's arch).")
     var arch: String?
 
-    @Option(name: .long, help: "Index description (DESCRIPTION member; default: keep the existing one).")
-    var description: String?
-
-    @Option(name: .long, help: "Keep only the newest N versions of each package name in the index.")
-    var prune: Int?
+    @OptionGroup var edit: IndexEditOptions
 
     @Flag(name: .long, help: "Print a JSON report on stdout.")
     var json = false
@@ -56,7 +52,7 @@ struct PublishCommand: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            if let p = prune, p < 1 { throw CLIError("--prune must be at least 1, got \(p)") }
+            try edit.check()
             let packages = self.packages.isEmpty ? builtPackages() : self.packages
             guard !packages.isEmpty else {
                 throw CLIError("no packages to publish: name .apk files, or run `apkit build` first (it writes packages/<arch>/*.apk)")
@@ -75,8 +71,8 @@ struct PublishCommand: ParsableCommand {
                 throw CLIError("--arch '\(a)': not an Alpine or OpenWrt architecture to publish noarch packages under (x86_64, aarch64, aarch64_cortex-a53, ...)")
             }
             options.noarchArch = arch ?? Architecture.host
-            options.description = description
-            options.prune = prune
+            options.description = edit.description
+            options.prune = edit.prune
             let publisher = try Publisher(storage: storage, signer: signer, keyring: trust.keyring(), options: options)
             if !json { publisher.log = { print($0) } }
             let report = try publisher.publish(packages)

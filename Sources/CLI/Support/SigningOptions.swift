@@ -121,3 +121,17 @@ func warnIfReadableByOthers(_ path: String) {
           let perms = attrs[.posixPermissions] as? Int, perms & 0o077 != 0 else { return }
     warn("\(path) is readable by other users (mode \(String(perms, radix: 8))); run chmod 600 on it")
 }
+
+/// What `index` and `publish` do to the index beyond adding packages.
+struct IndexEditOptions: ParsableArguments {
+    @Option(name: .long, help: "Index description (v2 DESCRIPTION, v3 description); default: keep the existing one.")
+    var description: String?
+
+    @Option(name: .long, help: "Keep only the newest N versions of each package name in the index.")
+    var prune: Int?
+
+    /// Checked in the command's body (an `apkit: error:` line, exit 1), not as a usage error.
+    func check() throws {
+        if let p = prune, p < 1 { throw CLIError("--prune must be at least 1, got \(p)") }
+    }
+}
