@@ -18,9 +18,15 @@ public final class RecipeBuilder {
     public let recipe: Recipe
     public let options: Options
     public let writer: PackageWriter
-    let warn: WarningSink
-    let log: (String) -> Void
-    let output: (Data) -> Void
+    /// Where warnings, progress lines and the build command's output go.
+    struct Reporting {
+        let warn: WarningSink
+        let log: (String) -> Void
+        let output: (Data) -> Void
+    }
+    let reporting: Reporting
+    var warn: WarningSink { reporting.warn }
+    var log: (String) -> Void { reporting.log }
 
     /// - Parameters:
     ///   - log: progress lines (`==> build.command (x86_64)`), shown on stderr by the CLI.
@@ -31,9 +37,7 @@ public final class RecipeBuilder {
         self.recipe = recipe
         self.options = options
         self.writer = writer
-        self.warn = warn
-        self.log = log
-        self.output = output
+        reporting = Reporting(warn: warn, log: log, output: output)
     }
 
     /// The architectures to build, each with the arch directories its packages go to.
@@ -80,7 +84,7 @@ public final class RecipeBuilder {
         var exclude: Set<String> = [outDir.path, tmpOut.path, work.path]
         if let real = FileTree.realPath(outDir.path) { exclude.insert(real) }
 
-        let stager = Stager(recipe: recipe, meta: meta, work: work, exclude: exclude, warn: warn, log: log, output: output)
+        let stager = Stager(recipe: recipe, meta: meta, work: work, exclude: exclude, reporting: reporting)
         var written: [(tmp: String, final: String, pkg: BuiltPackage)] = []
         for (arch, outArches) in plan {
             var staged = try stager.stage(arch: arch, outputArches: outArches)

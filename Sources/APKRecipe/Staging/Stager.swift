@@ -15,19 +15,13 @@ final class Stager {
     let meta: ResolvedMetadata
     let work: URL
     let exclude: Set<String>
-    let warn: WarningSink
-    let log: (String) -> Void
-    let output: (Data) -> Void
+    let reporting: RecipeBuilder.Reporting
+    var warn: WarningSink { reporting.warn }
+    var log: (String) -> Void { reporting.log }
+    var output: (Data) -> Void { reporting.output }
 
-    init(recipe: Recipe, meta: ResolvedMetadata, work: URL, exclude: Set<String>, warn: @escaping WarningSink,
-         log: @escaping (String) -> Void, output: @escaping (Data) -> Void) {
-        self.recipe = recipe
-        self.meta = meta
-        self.work = work
-        self.exclude = exclude
-        self.warn = warn
-        self.log = log
-        self.output = output
+    init(recipe: Recipe, meta: ResolvedMetadata, work: URL, exclude: Set<String>, reporting: RecipeBuilder.Reporting) {
+        (self.recipe, self.meta, self.work, self.exclude, self.reporting) = (recipe, meta, work, exclude, reporting)
     }
 
     var name: String { meta.name }
