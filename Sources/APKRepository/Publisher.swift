@@ -298,11 +298,16 @@ public final class Publisher {
                 return PublishedIndex(key: key, entries: count, attempts: attempt, pruned: result.pruned, unchanged: false)
             } catch StorageError.conflict {
                 // Another publisher changed the index since we read it: back off a little, then redo the merge.
-                let ms = UInt32.random(in: 1...min(200, 5 * UInt32(attempt)))
-                usleep(ms * 1000)
+                usleep(Publisher.backoff(attempt: attempt) * 1000)
             }
         }
         throw PublishError.tooManyConflicts(key: key, attempts: options.maxAttempts)
+    }
+
+    /// Exponential backoff with full jitter (a random wait up to 10 ms × 2^attempt, at most 1 s), so
+    /// that publishers who lost a race do not all come back at the same moment.
+    static func backoff(attempt: Int) -> UInt32 {
+        UInt32.random(in: 1...UInt32(min(1000, 10 << min(attempt, 7))))
     }
 
     func hashRemote(_ key: String, work: String) throws -> String {
