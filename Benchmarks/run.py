@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""apkit benchmark: apkit pack (fast/default/max) against abuild's pipeline, nFPM and tar|pigz.
+"""apkit benchmark: apkit pack (fast/default/max) against abuild's pipeline, nFPM and tar|pigz;
+with --apk3 PATH (or $APK3), also apk v3: apkit pack --format v3 against apk-tools 3's `apk mkpkg`.
 
     python3 Benchmarks/run.py            # full run (~20-25 min on 2 cores)
     python3 Benchmarks/run.py --quick    # smaller trees, 2 runs (~4 min)
+    python3 Benchmarks/run.py --apk3 /path/to/apk    # plus the v3 rows (apk-tools 3 binary)
 
 Builds apkit in release mode, builds the three trees of shared/docs/benchmarks.md under
 Benchmarks/work/ (git-ignored), runs every tool N times interleaved, measures wall time, user+sys
@@ -255,6 +257,23 @@ def make_tools(args, apkit, tree_name, tree, key, scripts):
     return tools
 
 
+def make_v3_tools(args, apkit, tree, key):
+    """apk v3 peers: apk mkpkg (apk-tools 3) with its default compression and any --apk3-compressions,
+    and apkit pack --format v3 with each --v3-profiles profile. name -> argv."""
+    tools = {}
+    if not args.apk3:
+        return tools
+    for prof in args.v3_profiles:
+        tools[f"apkit v3 {prof}"] = [apkit, "pack", tree, "--format", "v3", "--name", "bench", "--version", "1.0-r0",
+                                     "--arch", "x86_64", "--key", key, "--compression", prof, "--output", "{out}"]
+    for comp in args.apk3_compressions:
+        name = "apk mkpkg" if comp == "default" else f"apk mkpkg {comp}"
+        tools[name] = [args.apk3, "mkpkg", "-I", "name:bench", "-I", "version:1.0-r0", "-I", "arch:x86_64",
+                       "-F", tree, "--sign-key", key, "-o", "{out}/bench-1.0-r0.apk"] + (
+                           [] if comp == "default" else ["--compression", comp])
+    return tools
+
+
 def sweep_tools(args, apkit, tree, key):
     return {f"apkit level {l}": [apkit, "pack", tree, "--name", "bench", "--version", "1.0-r0", "--key", key,
                                   "--compression-level", str(l), "--output", "{out}"] for l in args.sweep}
@@ -308,6 +327,31 @@ def check_output(path, expected_files, full_package):
     return f"{members} gzip member(s), {count} files in the data tar"
 
 
+def check_v3(path, expected_files, pubkey, apk3, keys_dir):
+    """Independent checks of a v3 package: Tests/tools/adb_reader.py (written from the format
+    document, not from apk-tools or apkit code) verifies framing, signature, unique id, every DATA
+    block and file hash, and its JSON dump must list every regular file of the tree; with an
+    apk-tools 3 binary, `apk verify --keys-dir` must say OK too. Returns a one-line description."""
+    reader = os.path.join(ROOT, "Tests", "tools", "adb_reader.py")
+    p = subprocess.run([sys.executable, reader, "verify", path, "--pubkey", pubkey], capture_output=True, text=True)
+    if p.returncode != 0 or p.stdout.strip() != "OK":
+        raise RuntimeError(f"{path}: adb_reader verify: {(p.stdout + p.stderr).strip()[-500:]}")
+    p = subprocess.run([sys.executable, reader, "json", path], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError(f"{path}: adb_reader json: {p.stderr.strip()[-500:]}")
+    doc = json.loads(p.stdout)
+    count = sum(1 for d in doc["root"].get("paths") or [] for f in d.get("files") or [] if f.get("target") is None)
+    if count != expected_files:
+        raise RuntimeError(f"{path}: the package lists {count} regular files, the tree {expected_files}")
+    desc = f"adb_reader verify OK ({doc['compression']}, {len(doc['data'])} data blocks, {count} files)"
+    if apk3:
+        p = subprocess.run([apk3, "verify", "--keys-dir", keys_dir, path], capture_output=True, text=True)
+        if p.returncode != 0 or not p.stdout.strip().endswith("OK"):
+            raise RuntimeError(f"{path}: apk verify: {(p.stdout + p.stderr).strip()[-500:]}")
+        desc += ", apk verify OK"
+    return desc
+
+
 # ---------------------------------------------------------------- report
 
 def median(xs):
@@ -335,9 +379,27 @@ GOALS = [  # (tool, what, peer, limit, hard?)
 ]
 
 
-def goal_rows(summary):
+# issue 13, apk v3 (checked on every tree): default ≤ 0.5 × apk mkpkg's wall at ≤ its size; with
+# zstd, fast ≤ 0.5 × nFPM's wall and ≤ 0.95 × abuild's size, max ≤ 0.75 × abuild's size.
+GOALS_V3 = [
+    ("apkit v3 default", "wall", "apk mkpkg", 0.50, "goal ≤"),
+    ("apkit v3 default", "size", "apk mkpkg", 1.00, "goal ≤"),
+    ("apkit v3 fast", "wall", "nFPM", 0.50, "goal ≤"),
+    ("apkit v3 fast", "size", "abuild (tar|gzip -9)", 0.95, "goal ≤"),
+    ("apkit v3 max", "size", "abuild (tar|gzip -9)", 0.75, "goal ≤"),
+]
+
+# Ratios shown for the v3 rows, whatever the goals (same-compression pairs included).
+V3_RATIOS = [
+    ("apkit v3 default", "apk mkpkg"),
+    ("apkit v3 fast", "apk mkpkg zstd:3"),
+    ("apkit v3 max", "apk mkpkg zstd:19"),
+]
+
+
+def goal_rows(summary, goals=GOALS, tree=None):
     rows = []
-    for tool, what, peer, limit, kind in GOALS:
+    for tool, what, peer, limit, kind in goals:
         if tool not in summary or (peer and peer not in summary):
             continue
         if what == "rss":
@@ -348,8 +410,60 @@ def goal_rows(summary):
             shown = f"{v:.3f} × {peer}"
         ok = v < limit if kind == "goal <" else v <= limit
         shown = shown.replace("|", "\\|")
-        rows.append(f"| {tool} | {what} | {shown} | {kind} {limit} | {'met' if ok else 'NOT met'} |")
+        rows.append(("" if tree is None else f"| {tree} ") +
+                    f"| {tool} | {what} | {shown} | {kind} {limit} | {'met' if ok else 'NOT met'} |")
     return rows
+
+
+def is_v3(tool):
+    return tool.startswith("apkit v3") or tool.startswith("apk mkpkg")
+
+
+def esc(tool):
+    return tool.replace("|", "\\|")
+
+
+def v3_section(tree, info):
+    """The v3 table of one tree: v3 rows with ratios to apk mkpkg (default compression), abuild and
+    nFPM, the same-compression pairs, the checks and the goals."""
+    summ = info["summary"]
+    v3 = [t for t in summ if is_v3(t)]
+    if not v3:
+        return []
+    md = [f"### {tree}: apk v3", ""]
+    peers = [(p, short) for p, short in (("apk mkpkg", "mkpkg"), ("abuild (tar|gzip -9)", "abuild"), ("nFPM", "nFPM"))
+             if p in summ]
+    head = "| tool | wall s | CPU s | peak RSS MiB | size bytes |"
+    sep = "| --- | ---: | ---: | ---: | ---: |"
+    for p, short in peers:
+        head += f" size/{short} | wall/{short} |" + (" RSS/mkpkg |" if short == "mkpkg" else "")
+        sep += " ---: | ---: |" + (" ---: |" if short == "mkpkg" else "")
+    md += [head, sep]
+    for tool in v3:
+        s = summ[tool]
+        row = f"| {esc(tool)} | {s['wall']:.2f} | {s['cpu']:.2f} | {s['rss_mib']:.1f} | {fmt_size(s['size'])} |"
+        for p, short in peers:
+            q = summ[p]
+            row += f" {s['size'] / q['size']:.3f} | {s['wall'] / q['wall']:.3f} |"
+            if short == "mkpkg":
+                row += f" {s['rss_mib'] / q['rss_mib']:.2f} |"
+        md.append(row)
+    md.append("")
+    pairs = [(a, b) for a, b in V3_RATIOS if a in summ and b in summ]
+    if pairs:
+        md += ["Same compression, apkit v3 / apk mkpkg:", "",
+               "| pair | wall | CPU | size | peak RSS |", "| --- | ---: | ---: | ---: | ---: |"]
+        for a, b in pairs:
+            x, y = summ[a], summ[b]
+            md.append(f"| {a} / {b} | {x['wall'] / y['wall']:.3f} | {x['cpu'] / y['cpu']:.3f} | "
+                      f"{x['size'] / y['size']:.3f} | {x['rss_mib'] / y['rss_mib']:.2f} |")
+        md.append("")
+    checks = {t: c for t, c in info.get("checks", {}).items() if is_v3(t)}
+    if checks:
+        md += ["Output checks (first run of each tool):", ""]
+        md += [f"- {t}: {c}" for t, c in checks.items()]
+        md.append("")
+    return md  # the goals: one table for every tree, at the top
 
 
 def fmt_size(n):
@@ -359,15 +473,22 @@ def fmt_size(n):
 def write_report(args, meta, results, stamp):
     os.makedirs(RESULTS, exist_ok=True)
     md = [f"# apkit benchmark, {stamp}", ""]
-    md += [f"- machine: {meta['cpu']}, {meta['cores']} cores, load average at start {meta['load']}",
-           f"- apkit {meta['apkit_commit']} (release build), nFPM {meta['nfpm']}, {meta['gzip']}, {meta['pigz']}, {meta['tar']}",
-           f"- {meta['runs']} runs per tool, interleaved; medians. Wall = whole process; CPU = user+sys of the "
+    md += [f"- machine: {meta['cpu']}, {meta['cores']} cores, load average at start {meta['load']}"
+           + (f", at the end {meta['load_end']}" if meta.get("load_end") else ""),
+           f"- apkit {meta['apkit_commit']} (release build), nFPM {meta['nfpm']}, {meta['gzip']}, {meta['pigz']}, {meta['tar']}"
+           + (f", {meta['apk3']}" if meta.get("apk3") else ""),
+           f"- {meta['runs']} runs per tool" + (f" ({meta['once']}: one run)" if meta.get("once") else "") + ", interleaved; medians. Wall = whole process; CPU = user+sys of the "
            "process tree; peak RSS = largest single process (GNU time %M). Sizes are whole .apk files "
            "(pigz: data tar.gz only).",
            f"- command: `{meta['command']}`"] + ([f"- note: {meta['note']}"] if meta.get("note") else []) + [""]
     peers = {"abuild (tar|gzip -9)": "abuild", "nFPM": "nFPM", "tar|pigz -9 (data only)": "pigz"}
+    v3_goals = [r for tree, info in results.items() for r in goal_rows(info["summary"], GOALS_V3, tree)]
+    if v3_goals:
+        md += ["## apk v3 goals (issue 13), every tree", "",
+               "| tree | profile | measure | value | target | |", "| --- | --- | --- | --- | --- | --- |"]
+        md += v3_goals + [""]
     for tree, info in results.items():
-        summ = info["summary"]
+        summ = {t: s for t, s in info["summary"].items() if not is_v3(t)}
         md += [f"## {tree}: {info['files']:,} files, {info['bytes']:,} bytes", ""]
         head = "| tool | wall s | CPU s | peak RSS MiB | size bytes |"
         sep = "| --- | ---: | ---: | ---: | ---: |"
@@ -386,7 +507,7 @@ def write_report(args, meta, results, stamp):
         md.append("")
         if info.get("checks"):
             md += ["Output checks (Python zlib + tarfile, first run of each tool):", ""]
-            md += [f"- {t}: {c}" for t, c in info["checks"].items()]
+            md += [f"- {t}: {c}" for t, c in info["checks"].items() if not is_v3(t)]
             md.append("")
         if tree == "libs":
             rows = goal_rows(summ)
@@ -394,6 +515,7 @@ def write_report(args, meta, results, stamp):
                 md += ["### Goals (libs tree)", "", "| profile | measure | value | target | |", "| --- | --- | --- | --- | --- |"]
                 md += rows
                 md.append("")
+        md += v3_section(tree, info)
     path = os.path.join(RESULTS, f"{stamp}.md")
     with open(path, "w") as f:
         f.write("\n".join(md))
@@ -415,9 +537,10 @@ def plot(results, stamp):
     for ax, tree in zip(axes[0], trees):
         summ = results[tree]["summary"]
         for tool, s in summ.items():
-            color = ("tab:blue" if tool.startswith("apkit level") else "tab:green" if tool.startswith("apkit")
+            color = ("tab:blue" if tool.startswith("apkit level") else "tab:purple" if tool.startswith("apkit v3")
+                     else "tab:green" if tool.startswith("apkit") else "tab:brown" if tool.startswith("apk mkpkg")
                      else "tab:red" if tool.startswith("abuild") else "tab:orange" if tool == "nFPM" else "tab:gray")
-            marker = "." if tool.startswith("apkit level") else "o"
+            marker = "." if tool.startswith("apkit level") else "s" if is_v3(tool) else "o"
             ax.scatter(s["wall"], s["size"] / 1e6, color=color, marker=marker, s=60 if marker == "o" else 40)
             ax.annotate(tool.replace("apkit level ", "L").replace(" (data only)", "*"), (s["wall"], s["size"] / 1e6),
                         textcoords="offset points", xytext=(5, 4), fontsize=8)
@@ -426,7 +549,9 @@ def plot(results, stamp):
         ax.set_ylabel("output size, MB")
         ax.set_title(f"{tree} ({results[tree]['bytes'] / 1e6:.0f} MB, {results[tree]['files']:,} files)")
         ax.grid(True, which="both", alpha=0.3)
-    fig.suptitle(f"apkit vs abuild / nFPM / pigz — size vs time ({stamp}; *: data member only)")
+    v3 = any(is_v3(t) for r in results.values() for t in r["summary"])
+    fig.suptitle(f"apkit vs abuild / nFPM / pigz{' / apk mkpkg (squares: apk v3)' if v3 else ''}"
+                 f" — size vs time ({stamp}; *: data member only)")
     fig.tight_layout()
     path = os.path.join(RESULTS, f"{stamp}.png")
     fig.savefig(path, dpi=110)
@@ -457,11 +582,24 @@ def main():
     ap.add_argument("--tag", default="", help="suffix for the result file names")
     ap.add_argument("--note", default="", help="a line for the report (e.g. what the apkit binary is)")
     ap.add_argument("--trees-only", action="store_true", help="build the trees and stop")
+    ap.add_argument("--apk3", default=os.environ.get("APK3") or None,
+                    help="apk-tools 3 binary (default $APK3): enables the v3 rows, apk mkpkg against apkit pack --format v3")
+    ap.add_argument("--v3-profiles", default="fast,default,max", help="apkit --format v3 --compression profiles")
+    ap.add_argument("--apk3-compressions", default="default,zstd:3,zstd:19",
+                    help="apk mkpkg --compression values (default = none given: apk's deflate)")
+    ap.add_argument("--once", default="", help="comma list of tool names measured in the first run only "
+                    "(slow profiles whose size is what counts, e.g. 'apkit max,apkit v3 max')")
     args = ap.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
     args.large_mib = args.large_mib or (128 if args.quick else 1024)
     args.small_files = args.small_files or (2000 if args.quick else 20000)
     args.profiles = [p for p in args.profiles.split(",") if p]
+    args.v3_profiles = [p for p in args.v3_profiles.split(",") if p]
+    args.apk3_compressions = [c for c in args.apk3_compressions.split(",") if c]
+    if args.apk3:
+        args.apk3 = os.path.abspath(args.apk3)
+        if not os.access(args.apk3, os.X_OK):
+            sys.exit(f"{args.apk3}: no apk-tools 3 binary")
     args.sweep = [] if args.sweep == "none" else [
         int(x) for x in (args.sweep or ("1,6,9" if args.quick else "1,3,5,6,7,9,10,11,12")).split(",") if x]
     args.sweep_runs = args.sweep_runs if args.sweep_runs is not None else (1 if args.quick else 3)
@@ -488,6 +626,10 @@ def main():
         sh(["openssl", "genrsa", "-out", key, "2048"], stderr=subprocess.DEVNULL)
         sh(["openssl", "rsa", "-in", key, "-pubout", "-out", key + ".pub"], stderr=subprocess.DEVNULL)
     scripts = write_scripts(key)
+    # apk 3 finds a key by its id, not its name: a directory holding only the public key.
+    pubdir = os.path.join(WORK, "keys-pub")
+    os.makedirs(pubdir, exist_ok=True)
+    shutil.copyfile(key + ".pub", os.path.join(pubdir, "bench.rsa.pub"))
 
     stamp = datetime.date.today().isoformat() + (f"-{args.tag}" if args.tag else "")
     commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
@@ -500,7 +642,8 @@ def main():
             "apkit_commit": commit, "nfpm": version([nfpm_binary(), "--version"]) if True else "",
             "gzip": version(["gzip", "--version"]), "pigz": version(["pigz", "--version"]),
             "tar": version(["tar", "--version"]), "runs": args.runs, "command": " ".join(["python3", "Benchmarks/run.py"] + sys.argv[1:]),
-            "python": platform.python_version(), "note": args.note}
+            "python": platform.python_version(), "note": args.note, "once": args.once,
+            "apk3": version([args.apk3, "--version"]) if args.apk3 else None}
     # nfpm --version prints a banner; keep the version line.
     v = subprocess.run([nfpm_binary(), "--version"], capture_output=True, text=True).stdout
     meta["nfpm"] = next((l.split(":", 1)[1].strip() for l in v.splitlines() if l.startswith("GitVersion")), "?")
@@ -513,16 +656,23 @@ def main():
         log(f"== {tree_name}: {files} files, {nbytes / 1e6:.1f} MB")
         sh(["bash", "-c", f"find '{tree}' -type f -print0 | xargs -0 cat > /dev/null"])  # warm the page cache
         tools = make_tools(args, apkit, tree_name, tree, key, scripts)
+        tools.update(make_v3_tools(args, apkit, tree, key))
         samples = {t: [] for t in tools}
         checks = {}
+        once = {t for t in args.once.split(",") if t}
         for r in range(args.runs):
             order = list(tools) if r % 2 == 0 else list(reversed(list(tools)))
+            if r > 0:
+                order = [t for t in order if t not in once]
             for t in order:
                 out = os.path.join(WORK, "out", tree_name, t.replace(" ", "_").replace("|", "_").replace("(", "").replace(")", ""))
                 s = measure(tools[t], out)
                 if r == 0:
                     apk = [f for f in s["files"] if f.endswith(".apk") or f.endswith(".tar.gz")]
-                    checks[t] = check_output(apk[0], files, not t.startswith("tar|pigz"))
+                    if is_v3(t):
+                        checks[t] = check_v3(apk[0], files, key + ".pub", args.apk3, pubdir)
+                    else:
+                        checks[t] = check_output(apk[0], files, not t.startswith("tar|pigz"))
                 s.pop("files")
                 samples[t].append(s)
                 log(f"  run {r + 1}/{args.runs} {t:28s} wall {s['wall']:7.2f}s cpu {s['cpu']:7.2f}s rss {s['rss_kib'] / 1024:7.1f}MiB size {s['size']:,}")
@@ -539,6 +689,7 @@ def main():
         results[tree_name] = {"files": files, "bytes": nbytes, "samples": samples, "checks": checks,
                               "summary": {t: summarize(v) for t, v in samples.items()}}
     meta["minutes"] = round((time.time() - started) / 60, 1)
+    meta["load_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     path = write_report(args, meta, results, stamp)
     png = plot(results, stamp)
     log(f"wrote {path}" + (f" and {png}" if png else "") + f" in {meta['minutes']} min")
