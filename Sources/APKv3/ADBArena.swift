@@ -6,7 +6,13 @@ import Foundation
 /// string seen before at an offset that suits the new item's alignment is reused).
 public final class ADBWriter {
     public private(set) var bytes: [UInt8]
-    private var seen: [ArraySlice<UInt8>: Int] = [:]
+    private var seen: [Item: Int] = [:]
+
+    /// An item's bytes as a dictionary key, hashed in one call rather than byte by byte.
+    private struct Item: Hashable {
+        let bytes: [UInt8]
+        func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+    }
 
     public init() {
         bytes = [UInt8](repeating: 0, count: 8)   // adb_hdr: compat 0, ver 0, reserved, root
@@ -15,11 +21,12 @@ public final class ADBWriter {
 
     /// Appends `item` at `alignment`, reusing an identical aligned copy when there is one.
     private func write(_ item: [UInt8], alignment: Int, dedup: Bool = true) -> Int {
-        if dedup, let at = seen[item[...]], at % alignment == 0 { return at }
+        let key = Item(bytes: item)
+        if dedup, let at = seen[key], at % alignment == 0 { return at }
         while bytes.count % alignment != 0 { bytes.append(0) }
         let at = bytes.count
         bytes.append(contentsOf: item)
-        if dedup { seen[item[...]] = at }
+        if dedup { seen[key] = at }
         return at
     }
 

@@ -45,7 +45,8 @@ public enum StagedTree {
         }
         var entries: [TreeEntry] = []
         try walk(root: root, relative: "", depth: 0, dotfiles: includeTopLevelDotfiles, into: &entries)
-        entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
+        let keys = entries.map { Array($0.path.utf8) }
+        entries = keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }.map { entries[$0] }
         // Hard links: the first path of an inode (in sorted order) is stored, later ones link to it.
         var firstPath: [String: String] = [:]
         for i in entries.indices where entries[i].kind == .file && entries[i].linkCount > 1 {
@@ -102,10 +103,10 @@ public enum StagedTree {
     /// `entries` (as `scan` returns them) in depth-first order: each directory followed by its
     /// contents, names in bytewise order (`scan` sorts by whole path, where `a.b` precedes `a/x`).
     public static func depthFirst(_ entries: [TreeEntry]) -> [TreeEntry] {
-        entries.sorted { a, b in
-            a.path.split(separator: "/", omittingEmptySubsequences: false).lexicographicallyPrecedes(
-                b.path.split(separator: "/", omittingEmptySubsequences: false)) { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-        }
+        // Comparing paths component by component is comparing their bytes with '/' as the
+        // lowest byte: "a/x" (a, x) before "a.b" because a < a.b.
+        let keys = entries.map { e in e.path.utf8.map { $0 == UInt8(ascii: "/") ? 0 : $0 } }
+        return keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }.map { entries[$0] }
     }
 
     /// The staged tree's top directory itself (v3 packages record its mode and owner).
