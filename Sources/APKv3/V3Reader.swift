@@ -220,7 +220,7 @@ extension PackageInfo {
             let name = try v.string(try v.field(d, ADBField.Dependency.name)) ?? ""
             let version = try v.string(try v.field(d, ADBField.Dependency.version))
             let m = try v.field(d, ADBField.Dependency.match)
-            let match = m.isNull ? DependencyOp.equal : Int(try v.int(m))
+            let match = m.isNull ? DependencyOp.equal : Int(truncatingIfNeeded: try v.int(m))
             let bang = match & DependencyOp.conflict != 0 ? "!" : ""
             guard let version else { return bang + name }
             return bang + name + DependencyOp.string(match) + version

@@ -101,4 +101,17 @@ final class V3ReaderTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("BAD signature"), "\($0)")
         }
     }
+
+    /// The fuzzers' findings (Fixtures/fuzz/regressions): refused with a reason, no trap.
+    func testFuzzRegressionsAreRefused() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/fuzz/regressions").path
+        let options = ReadOptions(keyring: Keyring(), allowUntrusted: true)
+        // A 64-bit dependency match value once trapped converting to Int.
+        let v3 = PackageFormats.read(path: dir + "/FuzzV3/v3-dependency-match-int64.apk", options: options)
+        XCTAssertFalse(v3.ok)
+        // A v2 package declaring size = 10 that inflates to 16 MiB: refused before inflating it.
+        let v2 = PackageFormats.read(path: dir + "/FuzzV2Package/v2-size-10-holds-16MiB.apk", options: options)
+        XCTAssertEqual(v2.problem?.description.contains("more than twice"), true, "\(String(describing: v2.problem))")
+    }
 }

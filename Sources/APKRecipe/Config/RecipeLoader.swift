@@ -55,9 +55,72 @@ public enum RecipeLoader {
         return try parseChecked(text, file: file, format: format, sourceDirectory: sourceDirectory, warn: collected.sink)
     }
 
+    /// How deep a config may nest (collections in collections): far more than any real one, and
+    /// far less than what overflows the YAML composer's recursion.
+    static let maxNesting = 64
+
+    /// The first line at which `text` nests deeper than `maxNesting`, by a cautious scan before
+    /// the composer sees it: flow brackets outside quotes and comments, plus, per line, the
+    /// indentation steps and the `- ` / `? ` markers that open a block collection. Block scalar
+    /// text (after `|` or `>`) is skipped. Nil when it stays within the limit.
+    static func nestingTooDeep(_ text: String) -> Int? {
+        var flow = 0
+        var indents: [Int] = []
+        var blockScalarIndent: Int? = nil
+        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = Array(raw.utf8)
+            let indent = line.prefix { $0 == UInt8(ascii: " ") }.count
+            let content = line[indent...]
+            if let b = blockScalarIndent {
+                if content.isEmpty || indent > b { continue }
+                blockScalarIndent = nil
+            }
+            if content.isEmpty || content.first == UInt8(ascii: "#") { continue }
+            if flow == 0 {
+                while let last = indents.last, last >= indent { indents.removeLast() }
+                indents.append(indent)
+            }
+            var markers = 0
+            var i = content.startIndex
+            while i + 1 < content.endIndex, content[i] == UInt8(ascii: "-") || content[i] == UInt8(ascii: "?"),
+                  content[i + 1] == UInt8(ascii: " ") {
+                markers += 1
+                i += 2
+                while i < content.endIndex, content[i] == UInt8(ascii: " ") { i += 1 }
+            }
+            var quote: UInt8? = nil
+            var last: UInt8 = 0
+            while i < content.endIndex {
+                let c = content[i]
+                if let q = quote {
+                    if c == q { quote = nil }
+                } else if c == UInt8(ascii: "\"") || c == UInt8(ascii: "'") {
+                    quote = c
+                } else if c == UInt8(ascii: "#") && (last == UInt8(ascii: " ") || last == 0) {
+                    break
+                } else if c == UInt8(ascii: "[") || c == UInt8(ascii: "{") {
+                    flow += 1
+                    if indents.count + markers + flow > maxNesting { return n + 1 }
+                } else if c == UInt8(ascii: "]") || c == UInt8(ascii: "}") {
+                    flow = max(0, flow - 1)
+                }
+                last = c
+                i += 1
+            }
+            if flow == 0, let l = content.last, l == UInt8(ascii: "|") || l == UInt8(ascii: ">") || content.suffix(2).first == UInt8(ascii: "|") {
+                blockScalarIndent = indent
+            }
+            if indents.count + markers + flow > maxNesting { return n + 1 }
+        }
+        return nil
+    }
+
     static func parseChecked(_ text: String, file: String, format: Recipe.Format, sourceDirectory: URL,
                              warn: @escaping WarningSink) throws -> Recipe {
         let root: Node?
+        if let line = nestingTooDeep(text) {
+            throw RecipeError(file: file, line: line, "nested more than \(maxNesting) levels deep; a config is a few levels of keys and lists")
+        }
         do {
             root = try Yams.compose(yaml: text)
         } catch let e as YamlError {

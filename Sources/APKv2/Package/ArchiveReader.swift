@@ -98,6 +98,7 @@ public struct ArchiveReader {
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept.
         let fileHasher = WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-files")
+        var fileBytes: Int64 = 0
         defer { fileHasher.stop() }
         let checksumMismatches = FirstMismatch()
 
@@ -145,6 +146,15 @@ public struct ArchiveReader {
                 // Data entry. Small files are hashed here; large ones on a worker thread while
                 // this one inflates.
                 if e.type == .regular || e.type == .contiguous {
+                    // The files may not hold much more than `.PKGINFO`'s `size` declares, checked
+                    // before their content is inflated: a small package cannot make the reader
+                    // inflate gigabytes (a decompression bomb). Twice the size plus 1 MiB leaves
+                    // room for packagers that count sizes differently (blocks, sparse files).
+                    fileBytes += e.size
+                    let declared = report.info?.size ?? 0
+                    if fileBytes > 2 * max(declared, 0) + (1 << 20) {
+                        throw FormatError.limitExceeded("the files hold more than twice the \(declared) bytes .PKGINFO declares")
+                    }
                     let d = Digest(.sha1)
                     let inline = e.size <= 256 * 1024
                     while true {
