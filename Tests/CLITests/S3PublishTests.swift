@@ -71,6 +71,17 @@ final class S3PublishTests: XCTestCase {
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// A server, a new bucket, and two packages: `big` (random bytes, multipart-sized) and `small`.
+    func bigAndSmall(on name: String, bigMiB: Int, version: String) throws
+        -> (server: Server, bucket: String, dir: TempDir, big: String, small: String) {
+        let server = try Server.get(name)
+        let bucket = try server.makeBucket()
+        let dir = TempDir("apkit-s3pub")
+        let big = try makePackage(dir, name: "big", version: version, payload: randomData(bigMiB << 20), output: dir.sub("out"))
+        let small = try makePackage(dir, name: "small", version: "1-r0", payload: Data("s".utf8), output: dir.sub("out"))
+        return (server, bucket, dir, big, small)
+    }
+
     func randomData(_ n: Int) -> Data {
         var g = SystemRandomNumberGenerator()
         var d = Data(count: n)
@@ -327,11 +338,8 @@ final class S3PublishTests: XCTestCase {
     /// A 48 MiB package goes up in parts and the publisher's peak memory stays far below the
     /// package size (max RSS of the apkit process, measured by Python's getrusage of its child).
     func testLargePackageMemoryStaysFlat() throws {
-        let server = try Server.get("ministack")
-        let bucket = try server.makeBucket()
-        let dir = TempDir("apkit-s3pub")
-        let big = try makePackage(dir, name: "big", version: "48-r0", payload: randomData(48 << 20), output: dir.sub("out"))
-        let small = try makePackage(dir, name: "small", version: "1-r0", payload: Data("s".utf8), output: dir.sub("out"))
+        let (server, bucket, dir, big, small) = try bigAndSmall(on: "ministack", bigMiB: 48, version: "48-r0")
+        defer { withExtendedLifetime(dir) {} }  // the packages live in it
         func maxRSS(_ pkg: String, _ prefix: String) throws -> Int {
             let r = try runProcess("python3", ["-c", """
                 import resource, subprocess, sys
@@ -509,11 +517,8 @@ final class S3PublishTests: XCTestCase {
     /// `apkit publish` killed with SIGKILL at random moments (a multipart upload in flight among
     /// them), then a rerun: the repository is whole, and no upload the killed runs opened is left.
     func testKilledPublishesThenARerunLeaveNoOpenUpload() throws {
-        let server = try Server.get("moto")
-        let bucket = try server.makeBucket()
-        let dir = TempDir("apkit-s3kill")
-        let big = try makePackage(dir, name: "big", version: "1-r0", payload: randomData(24 << 20), output: dir.sub("o1"))
-        let small = try makePackage(dir, name: "small", version: "1-r0", payload: Data("s\n".utf8), output: dir.sub("o2"))
+        let (server, bucket, dir, big, small) = try bigAndSmall(on: "moto", bigMiB: 24, version: "1-r0")
+        defer { withExtendedLifetime(dir) {} }  // the packages live in it
         let target = "s3://\(bucket)/kill"
         var rng = SeededGenerator(seed: 5)
         for _ in 0..<8 {
