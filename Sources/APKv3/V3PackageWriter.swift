@@ -38,7 +38,7 @@ struct V3PackageWriter {
     func build(_ spec: PackageSpec, to outputPath: String) throws -> BuiltPackage {
         let root = spec.root.path
         let top = try StagedTree.rootEntry(root)
-        let entries = try StagedTree.scan(root: root, includeTopLevelDotfiles: true)
+        let entries = try spec.treeSnapshot().entries
         var (dirs, members) = Self.layout(top: top, entries: entries)
         try hashFiles(&members, root: root)
 

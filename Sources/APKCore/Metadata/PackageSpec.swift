@@ -20,6 +20,14 @@ public struct PackageSpec: Sendable {
     public var ownerOverrides: [String: Ownership] = [:]
     /// When set: every mtime and the build date (abuild's behaviour with `SOURCE_DATE_EPOCH`).
     public var sourceDateEpoch: Int64? = nil
+    /// The tree as already read (by dependency tracing); nil: the writer reads it.
+    public var snapshot: TreeSnapshot? = nil
+
+    /// `snapshot`, or a new one of `root`.
+    public func treeSnapshot() throws -> TreeSnapshot {
+        if let s = snapshot, s.root == root.path { return s }
+        return try TreeSnapshot.take(root: root.path)
+    }
 
     public init(info: PackageInfo, root: URL) {
         self.info = info

@@ -27,6 +27,26 @@ public struct TreeEntry: Sendable {
     public var hardlinkTo: String? = nil
 }
 
+/// One read of a staged tree that packing (either format) and dependency tracing all use: every
+/// entry, sorted bytewise, taken once per package.
+public struct TreeSnapshot: Sendable {
+    public let root: String
+    /// Every entry (dotfiles included, as apk mkpkg and the tracer see the tree).
+    public let entries: [TreeEntry]
+
+    public static func take(root: String) throws -> TreeSnapshot {
+        TreeSnapshot(root: root, entries: try StagedTree.scanAll(root: root))
+    }
+
+    /// abuild's view (v2): without top-level dotfiles and what is below them, hard links
+    /// resolved again within what is left.
+    public var abuildEntries: [TreeEntry] {
+        var kept = entries.filter { !$0.path.hasPrefix(".") }
+        StagedTree.linkHardlinks(&kept)
+        return kept
+    }
+}
+
 /// Reads a staged tree the way abuild's `create_apks` does: every path below the top-level
 /// entries except top-level dotfiles, sorted bytewise, directories before their contents.
 public enum StagedTree {
@@ -36,6 +56,12 @@ public enum StagedTree {
     /// `includeTopLevelDotfiles`: abuild leaves top-level dotfiles out (v2); apk mkpkg keeps every
     /// entry (v3).
     public static func scan(root: String, includeTopLevelDotfiles: Bool = false) throws -> [TreeEntry] {
+        let snapshot = try TreeSnapshot.take(root: root)
+        return includeTopLevelDotfiles ? snapshot.entries : snapshot.abuildEntries
+    }
+
+    /// Every entry below `root`, sorted bytewise, hard links resolved.
+    static func scanAll(root: String) throws -> [TreeEntry] {
         var st = stat()
         guard lstat(root, &st) == 0 else {
             throw SystemError.current(path: root, "cannot read staged tree")
@@ -44,16 +70,21 @@ public enum StagedTree {
             throw FormatError.io(path: root, reason: "not a directory")
         }
         var entries: [TreeEntry] = []
-        try walk(root: root, relative: "", depth: 0, dotfiles: includeTopLevelDotfiles, into: &entries)
+        try walk(root: root, relative: "", depth: 0, dotfiles: true, into: &entries)
         let keys = entries.map { Array($0.path.utf8) }
         entries = keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }.map { entries[$0] }
-        // Hard links: the first path of an inode (in sorted order) is stored, later ones link to it.
+        linkHardlinks(&entries)
+        return entries
+    }
+
+    /// Hard links: the first path of an inode (in `entries`' order) is stored, later ones link to it.
+    static func linkHardlinks(_ entries: inout [TreeEntry]) {
         var firstPath: [String: String] = [:]
         for i in entries.indices where entries[i].kind == .file && entries[i].linkCount > 1 {
             let key = "\(entries[i].device):\(entries[i].inode)"
+            entries[i].hardlinkTo = nil
             if let first = firstPath[key] { entries[i].hardlinkTo = first } else { firstPath[key] = entries[i].path }
         }
-        return entries
     }
 
     private static func walk(root: String, relative: String, depth: Int, dotfiles: Bool, into entries: inout [TreeEntry]) throws {

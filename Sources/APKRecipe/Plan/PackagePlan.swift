@@ -55,14 +55,18 @@ public struct PackagePlan {
 
         if info.origin.isEmpty { info.origin = info.name }
         info.depends += DependencyTracer.scriptDepends(scripts: scriptData, explicitDepends: info.depends, originName: info.origin)
+        // One read of the tree, for tracing and for the format's writer.
+        let snapshot = try TreeSnapshot.take(root: URL(fileURLWithPath: stageDir).path)
         if trace {
             let t = try DependencyTracer.trace(root: URL(fileURLWithPath: stageDir), packageName: info.name,
-                                               fullVersion: info.version, arch: info.arch, explicitDepends: info.depends)
+                                               fullVersion: info.version, arch: info.arch, explicitDepends: info.depends,
+                                               snapshot: snapshot)
             info.autoProvides = t.autoProvides
             info.autoDepends = t.autoDepends.filter { !info.depends.contains($0) }
         }
 
         var spec = PackageSpec(info: info, root: URL(fileURLWithPath: stageDir))
+        spec.snapshot = snapshot
         spec.scripts = scriptData
         spec.users = Set(users)
         spec.groups = Set(groups)

@@ -12,9 +12,12 @@ enum DependencyStep {
                                                                          originName: s.info.origin)
         }
 
+        // One read of each tree, for the lint, the tracer and the format's writer.
+        for i in staged.indices { staged[i].spec.snapshot = try staged[i].spec.treeSnapshot() }
+
         // ELF lint: every package, before tracing (a wrong machine makes tracing meaningless).
         for s in staged {
-            for f in try ELFLint.check(root: s.spec.root, arch: s.spec.info.arch) {
+            for f in try ELFLint.check(root: s.spec.root, arch: s.spec.info.arch, snapshot: s.spec.snapshot) {
                 let where_ = "\(s.spec.info.name): /\(f.path)"
                 switch f.severity {
                 case .warning:
@@ -28,9 +31,11 @@ enum DependencyStep {
 
         var options = TraceOptions()
         options.traceDeps = recipe.trace
-        let packages = staged.map {
-            TracePackage(name: $0.spec.info.name, root: $0.spec.root, arch: $0.spec.info.arch,
-                         explicitDepends: $0.spec.info.depends, options: options)
+        let packages = staged.map { s -> TracePackage in
+            var p = TracePackage(name: s.spec.info.name, root: s.spec.root, arch: s.spec.info.arch,
+                                 explicitDepends: s.spec.info.depends, options: options)
+            p.snapshot = s.spec.snapshot
+            return p
         }
         let results: [TraceResult]
         do {

@@ -1,3 +1,4 @@
+import APKCore
 import Foundation
 
 /// Checks the ELF files of a staged package against its Alpine arch and libc.
@@ -20,8 +21,8 @@ public enum ELFLint {
     /// - error: ELF files in a `noarch` package;
     /// - error: an ELF machine that does not run on `arch` (firmware directories excepted);
     /// - warning: an ELF that needs glibc (`libc.so.6`, or a glibc loader `ld-linux*`).
-    public static func check(root: URL, arch: String) throws -> [Finding] {
-        let tree = TraceTree(root: root)
+    public static func check(root: URL, arch: String, snapshot: TreeSnapshot? = nil) throws -> [Finding] {
+        let tree = TraceTree(root: root, snapshot: snapshot)
         var out: [Finding] = []
         for e in try tree.walk() where e.kind == .file {
             let elf: ELFFile

@@ -32,7 +32,13 @@ final class TraceTree {
         var mode: UInt32
     }
 
-    init(root: URL) { self.root = root.standardizedFileURL.path }
+    /// The packing snapshot of the same tree, when the caller has one.
+    private let snapshot: TreeSnapshot?
+
+    init(root: URL, snapshot: TreeSnapshot? = nil) {
+        self.root = root.standardizedFileURL.path
+        self.snapshot = snapshot
+    }
 
     func full(_ rel: String) -> String { rel.isEmpty ? root : root + "/" + rel }
 
@@ -59,8 +65,8 @@ final class TraceTree {
     /// the same snapshot packing reads (`StagedTree`, dotfiles included), taken once.
     func walk() throws -> [Entry] {
         if let w = fullWalk { return w }
-        let snapshot = try StagedTree.scan(root: root, includeTopLevelDotfiles: true)
-        let w = StagedTree.depthFirst(snapshot).map { e -> Entry in
+        let entries = try snapshot?.entries ?? TreeSnapshot.take(root: root).entries
+        let w = StagedTree.depthFirst(entries).map { e -> Entry in
             let kind: Kind
             switch e.kind {
             case .file: kind = .file

@@ -21,8 +21,7 @@ public struct PackageBuilder: Sendable {
 
     /// Builds `spec` into `outputPath`, atomically: on any error nothing is left behind.
     public func build(_ spec: PackageSpec, to outputPath: String) throws -> BuiltPackage {
-        let root = spec.root.path
-        let entries = try StagedTree.scan(root: root)
+        let entries = try spec.treeSnapshot().abuildEntries
         var info = spec.info
         if info.origin.isEmpty { info.origin = info.name }
         let now = Int64(Date().timeIntervalSince1970)
