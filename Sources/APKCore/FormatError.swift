@@ -2,7 +2,6 @@
 public enum FormatError: Error, CustomStringConvertible, Equatable {
     case malformed(String)
     case io(path: String, reason: String)
-    case key(path: String, reason: String)
     case crypto(String)
     case invalidArgument(String)
     case limitExceeded(String)
@@ -16,7 +15,6 @@ public enum FormatError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .malformed(let s): return "malformed \(s)"
         case .io(let p, let r): return "\(p): \(r)"
-        case .key(let p, let r): return "\(p): \(r)"
         case .crypto(let s): return "crypto error: \(s)"
         case .invalidArgument(let s): return s
         case .limitExceeded(let s): return "malformed input: \(s)"

@@ -95,3 +95,20 @@ enum DependencyOp {
         }
     }
 }
+
+/// Little-endian integers, as every ADB field and block header stores them.
+enum LittleEndian {
+    static func bytes(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
+    static func bytes(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
+    static func bytes(_ v: UInt64) -> [UInt8] { bytes(UInt32(v & 0xffff_ffff)) + bytes(UInt32(v >> 32)) }
+
+    /// The u32 at `offset` of `b` (the caller checks the bounds).
+    static func u32<C: RandomAccessCollection>(_ b: C, at offset: Int) -> UInt32 where C.Element == UInt8, C.Index == Int {
+        let i = b.startIndex + offset
+        return UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24
+    }
+
+    static func u64<C: RandomAccessCollection>(_ b: C, at offset: Int) -> UInt64 where C.Element == UInt8, C.Index == Int {
+        UInt64(u32(b, at: offset)) | UInt64(u32(b, at: offset + 4)) << 32
+    }
+}

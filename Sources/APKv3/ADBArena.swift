@@ -30,13 +30,11 @@ public final class ADBWriter {
         return at
     }
 
-    private static func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
-    private static func le64(_ v: UInt64) -> [UInt8] { le32(UInt32(v & 0xffff_ffff)) + le32(UInt32(v >> 32)) }
 
     public func int(_ v: UInt64) -> ADBValue {
         if v < 0x1000_0000 { return ADBValue(.int, UInt32(v)) }
-        if v <= UInt64(UInt32.max) { return ADBValue(.int32, UInt32(write(Self.le32(UInt32(v)), alignment: 4))) }
-        return ADBValue(.int64, UInt32(write(Self.le64(v), alignment: 4)))
+        if v <= UInt64(UInt32.max) { return ADBValue(.int32, UInt32(write(LittleEndian.bytes(UInt32(v)), alignment: 4))) }
+        return ADBValue(.int64, UInt32(write(LittleEndian.bytes(v), alignment: 4)))
     }
 
     public func int(_ v: Int64) -> ADBValue { int(UInt64(max(0, v))) }
@@ -47,8 +45,8 @@ public final class ADBWriter {
         let n = b.count
         if n == 0 { return .null }
         if n <= 0xff { return ADBValue(.blob8, UInt32(write([UInt8(n)] + b, alignment: 1, dedup: dedup))) }
-        if n <= 0xffff { return ADBValue(.blob16, UInt32(write([UInt8(n & 0xff), UInt8(n >> 8)] + b, alignment: 2, dedup: dedup))) }
-        return ADBValue(.blob32, UInt32(write(Self.le32(UInt32(n)) + b, alignment: 4, dedup: dedup)))
+        if n <= 0xffff { return ADBValue(.blob16, UInt32(write(LittleEndian.bytes(UInt16(n)) + b, alignment: 2, dedup: dedup))) }
+        return ADBValue(.blob32, UInt32(write(LittleEndian.bytes(UInt32(n)) + b, alignment: 4, dedup: dedup)))
     }
 
     public func string(_ s: String) -> ADBValue { blob(Array(s.utf8)) }
@@ -58,9 +56,9 @@ public final class ADBWriter {
         var n = slots.count
         while n > 0 && slots[n - 1].isNull { n -= 1 }
         if n == 0 { return .null }
-        var item = Self.le32(UInt32(n + 1))
+        var item = LittleEndian.bytes(UInt32(n + 1))
         item.reserveCapacity(4 * (n + 1))
-        for s in slots[0..<n] { item += Self.le32(s.raw) }
+        for s in slots[0..<n] { item += LittleEndian.bytes(s.raw) }
         return ADBValue(kind, UInt32(write(item, alignment: 4)))
     }
 
@@ -93,26 +91,26 @@ public final class ADBWriter {
         case .special, .int: return value
         case .int32:
             let v = try source.u32(at: Int(value.payload))
-            return ADBValue(.int32, UInt32(write(Self.le32(v), alignment: 4)))
+            return ADBValue(.int32, UInt32(write(LittleEndian.bytes(v), alignment: 4)))
         case .int64:
             let lo = try source.u32(at: Int(value.payload)), hi = try source.u32(at: Int(value.payload) + 4)
-            return ADBValue(.int64, UInt32(write(Self.le32(lo) + Self.le32(hi), alignment: 8)))
+            return ADBValue(.int64, UInt32(write(LittleEndian.bytes(lo) + LittleEndian.bytes(hi), alignment: 8)))
         case .blob8, .blob16, .blob32:
             let width = kind == .blob8 ? 1 : kind == .blob16 ? 2 : 4
             let content = try source.blob(value) ?? []
             var prefix: [UInt8]
             switch width {
             case 1: prefix = [UInt8(content.count)]
-            case 2: prefix = [UInt8(content.count & 0xff), UInt8(content.count >> 8)]
-            default: prefix = Self.le32(UInt32(content.count))
+            case 2: prefix = LittleEndian.bytes(UInt16(truncatingIfNeeded: content.count))
+            default: prefix = LittleEndian.bytes(UInt32(content.count))
             }
             return ADBValue(kind, UInt32(write(prefix + content, alignment: width)))
         case .array, .object:
             let slots = try source.slots(value)
             var copied: [ADBValue] = []
             for s in slots { copied.append(try copy(s, from: source)) }
-            var item = Self.le32(UInt32(slots.count + 1))
-            for s in copied { item += Self.le32(s.raw) }
+            var item = LittleEndian.bytes(UInt32(slots.count + 1))
+            for s in copied { item += LittleEndian.bytes(s.raw) }
             return ADBValue(kind, UInt32(write(item, alignment: 4)))
         case .error:
             throw ADBError.malformed("error value in database")
@@ -139,7 +137,7 @@ public struct ADBView: Sendable {
 
     public func u32(at o: Int) throws -> UInt32 {
         guard o >= 0, o + 4 <= bytes.count else { throw ADBError.malformed("offset \(o) outside the block") }
-        return UInt32(bytes[o]) | UInt32(bytes[o + 1]) << 8 | UInt32(bytes[o + 2]) << 16 | UInt32(bytes[o + 3]) << 24
+        return LittleEndian.u32(bytes, at: o)
     }
 
     public var root: ADBValue { get throws { ADBValue(raw: try u32(at: 4)) } }

@@ -26,7 +26,7 @@ enum ADBFile {
     }
 
     static func writeHeader(_ schema: ADBSchema, to sink: ByteSink) throws {
-        try sink.write(magic + le32(schema.rawValue))
+        try sink.write(magic + LittleEndian.bytes(schema.rawValue))
     }
 
     static func headerSize(payloadLength: Int64) -> Int64 { payloadLength > maxNormalPayload ? 16 : 4 }
@@ -34,10 +34,10 @@ enum ADBFile {
     static func writeBlockHeader(_ type: ADBBlockType, payloadLength: Int64, to sink: ByteSink) throws {
         if payloadLength > maxNormalPayload {
             let raw = UInt64(16 + payloadLength)
-            try sink.write(le32(ADBBlockType.ext.rawValue << 30 | type.rawValue) + le32(0)
-                           + le32(UInt32(raw & 0xffff_ffff)) + le32(UInt32(raw >> 32)))
+            try sink.write(LittleEndian.bytes(ADBBlockType.ext.rawValue << 30 | type.rawValue) + LittleEndian.bytes(UInt32(0))
+                           + LittleEndian.bytes(raw))
         } else {
-            try sink.write(le32(type.rawValue << 30 | UInt32(4 + payloadLength)))
+            try sink.write(LittleEndian.bytes(type.rawValue << 30 | UInt32(4 + payloadLength)))
         }
     }
 
@@ -53,7 +53,6 @@ enum ADBFile {
         try writePadding(rawSize: headerSize(payloadLength: n) + n, to: sink)
     }
 
-    static func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
 }
 
 /// Uncompressed output: bytes go straight to the file.
@@ -78,7 +77,7 @@ public enum ADBSignature {
     /// The SIG block payload for `payload` (an ADB block's payload) of `schema`.
     static func sign(_ payload: [UInt8], schema: ADBSchema, signer: Signer) throws -> [UInt8] {
         let header: [UInt8] = [0, 4] + (try keyID(publicKeyDER: try signer.key.publicKeyDER()))
-        let message = ADBFile.le32(schema.rawValue) + header + Digest.hash(.sha512, payload)
+        let message = LittleEndian.bytes(schema.rawValue) + header + Digest.hash(.sha512, payload)
         return header + Array(try signer.key.sign(Data(message), digest: .sha512))
     }
 
@@ -94,7 +93,7 @@ public enum ADBSignature {
         let id = Array(sig[2..<18])
         for key in keyring.all {
             guard let kid = try? keyID(key), kid == id else { continue }
-            let message = ADBFile.le32(schema.rawValue) + Array(sig[0..<18]) + Digest.hash(alg, payload)
+            let message = LittleEndian.bytes(schema.rawValue) + Array(sig[0..<18]) + Digest.hash(alg, payload)
             return (key, key.verify(signature: Data(sig[18...]), over: Data(message), algorithm: .sha512))
         }
         return nil

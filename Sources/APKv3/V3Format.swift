@@ -126,8 +126,7 @@ struct V3Verifier {
             guard h.type == ADBBlockType.data.rawValue else { throw ADBError.malformed("unexpected block after data") }
             let idx = try stream.read(8)
             guard idx.count == 8 else { throw ADBError.malformed("truncated data block") }
-            let pi = UInt32(idx[0]) | UInt32(idx[1]) << 8 | UInt32(idx[2]) << 16 | UInt32(idx[3]) << 24
-            let fi = UInt32(idx[4]) | UInt32(idx[5]) << 8 | UInt32(idx[6]) << 16 | UInt32(idx[7]) << 24
+            let pi = LittleEndian.u32(idx, at: 0), fi = LittleEndian.u32(idx, at: 4)
             guard pi == x.pathIndex, fi == x.fileIndex, h.payloadLength - 8 == x.size else {
                 throw ADBError.malformed("data block out of order or of the wrong size (expected \(x.path))")
             }

@@ -148,7 +148,8 @@ public struct V3IndexFormat: IndexFormat {
                 let hashes = try v.blob(try v.field(p, ADBField.Info.hashes)) ?? []
                 list.append(try V3IndexEntry(source: v, info: p, fileSize: size, hashes: hashes, rewriteArch: nil))
             }
-            _ = IndexEditing.merge(&index.entriesForReading, list)
+            // Through merge: an index that lists one name, version and arch twice keeps the last.
+            _ = try index.merge(list.map(\.record))
         } catch {
             throw IndexError.unreadable(source: name, reason: "\(error)")
         }
@@ -178,14 +179,6 @@ public struct V3IndexFormat: IndexFormat {
         let entry = try V3IndexEntry(source: v, info: info, fileSize: Int64(st.st_size),
                                      hashes: Digest.hash(.sha256, doc.payload), rewriteArch: rewriteArch)
         return (entry.record, meta)
-    }
-}
-
-extension V3Index {
-    /// For the reader: entries in file order.
-    var entriesForReading: [V3IndexEntry] {
-        get { entries }
-        set { entries = newValue }
     }
 }
 

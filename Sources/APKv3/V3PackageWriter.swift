@@ -75,7 +75,7 @@ struct V3PackageWriter {
                 case .characterDevice, .blockDevice, .fifo:
                     let type: UInt16 = e.kind == .fifo ? 0x1000 : (e.kind == .blockDevice ? 0x6000 : 0x2000)
                     let dev = e.kind == .fifo ? 0 : StagedTree.rawDevice(major: e.rdevMajor, minor: e.rdevMinor)
-                    target = arena.blob(Self.le16(type) + Self.le64(dev))
+                    target = arena.blob(LittleEndian.bytes(type) + LittleEndian.bytes(dev))
                 case .directory:
                     continue
                 }
@@ -275,16 +275,13 @@ struct V3PackageWriter {
             let path = root + "/" + m.entry.path
             let size = m.entry.size
             try ADBFile.writeBlockHeader(.data, payloadLength: 8 + size, to: sink)
-            try sink.write(Self.le32(UInt32(m.pathIndex)) + Self.le32(UInt32(m.fileIndex)))
+            try sink.write(LittleEndian.bytes(UInt32(m.pathIndex)) + LittleEndian.bytes(UInt32(m.fileIndex)))
             let total = try FileSource.stream(path, buffer: &buffer, limit: size) { try sink.write($0) }
             guard total == size else { throw FormatError.changedWhilePackaging(path) }
             try ADBFile.writePadding(rawSize: ADBFile.headerSize(payloadLength: 8 + size) + 8 + size, to: sink)
         }
     }
 
-    static func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
-    static func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff), UInt8(v >> 16 & 0xff), UInt8(v >> 24)] }
-    static func le64(_ v: UInt64) -> [UInt8] { le32(UInt32(v & 0xffff_ffff)) + le32(UInt32(v >> 32)) }
 }
 
 /// Owner names as apkit records them in both formats: explicit overrides, then the package's own

@@ -83,7 +83,7 @@ final class ADBBlockStream {
         let h = try read(4)
         if h.isEmpty { return nil }
         guard h.count == 4 else { throw ADBError.malformed("truncated block header") }
-        let word = UInt32(h[0]) | UInt32(h[1]) << 8 | UInt32(h[2]) << 16 | UInt32(h[3]) << 24
+        let word = LittleEndian.u32(h, at: 0)
         var type = word >> 30
         var raw = Int64(word & 0x3FFF_FFFF)
         var hsize: Int64 = 4
@@ -91,8 +91,7 @@ final class ADBBlockStream {
             let x = try read(12)
             guard x.count == 12 else { throw ADBError.malformed("truncated extended block header") }
             type = word & 0x3FFF_FFFF
-            var r: UInt64 = 0
-            for i in (4..<12).reversed() { r = r << 8 | UInt64(x[i]) }
+            let r = LittleEndian.u64(x, at: 4)
             guard r <= UInt64(Int64.max) else { throw ADBError.malformed("block size out of range") }
             raw = Int64(r)
             hsize = 16
@@ -136,7 +135,7 @@ struct V3Document {
         guard fh.count == 8, Array(fh[0..<4]) == ADBFile.magic else {
             throw ADBError.malformed(fh.count < 8 ? "truncated file header" : "not an ADB file (bad header after decompression)")
         }
-        let schemaWord = UInt32(fh[4]) | UInt32(fh[5]) << 8 | UInt32(fh[6]) << 16 | UInt32(fh[7]) << 24
+        let schemaWord = LittleEndian.u32(fh, at: 4)
         guard let schema = ADBSchema(rawValue: schemaWord) else {
             throw ADBError.malformed(String(format: "unknown schema %08X (neither a package nor an index)", schemaWord))
         }

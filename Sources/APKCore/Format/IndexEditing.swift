@@ -7,22 +7,26 @@ public protocol IndexedPackage: Equatable {
     var arch: String { get }
 }
 
+extension IndexedPackage {
+    /// Name, version and arch: an index holds one entry per key.
+    public var indexKey: String { name + "\u{0}" + version + "\u{0}" + arch }
+}
+
 /// Merge and prune, shared by the index formats.
 public enum IndexEditing {
     /// Adds `new` entries; an existing entry with the same name, version and architecture is replaced.
     /// Returns how many entries were replaced (by a different entry).
     public static func merge<E: IndexedPackage>(_ entries: inout [E], _ new: [E]) -> Int {
-        func key(_ e: E) -> String { e.name + "\u{0}" + e.version + "\u{0}" + e.arch }
         var position: [String: Int] = [:]
         position.reserveCapacity(entries.count + new.count)
-        for (i, e) in entries.enumerated() { position[key(e)] = i }
+        for (i, e) in entries.enumerated() { position[e.indexKey] = i }
         var replaced = 0
         for e in new {
-            if let p = position[key(e)] {
+            if let p = position[e.indexKey] {
                 if entries[p] != e { replaced += 1 }
                 entries[p] = e
             } else {
-                position[key(e)] = entries.count
+                position[e.indexKey] = entries.count
                 entries.append(e)
             }
         }

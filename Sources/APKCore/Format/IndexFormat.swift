@@ -22,9 +22,6 @@ public struct IndexRecord: Sendable {
         self.buildTime = buildTime; self.fileSize = fileSize; self.identity = identity; self.entry = entry
     }
 
-    /// Name, version and arch: an index holds one entry per key.
-    public var key: String { name + "\u{0}" + version + "\u{0}" + arch }
-
     /// The format's own entries of `records`, for an index named `indexName` of `format`;
     /// a record of another format is refused (a repository holds one format).
     public static func entries<E>(_ records: [IndexRecord], as: E.Type, format: FormatName, indexName: String) throws -> [E] {

@@ -3,13 +3,11 @@ import Foundation
 import SystemIO
 
 /// The package formats apkit knows, by the name `--format` takes.
-public enum FormatName: String, Sendable, CaseIterable, Codable, Comparable {
+public enum FormatName: String, Sendable, CaseIterable, Codable {
     /// apk-tools 2: three gzip members (signature, control, data tar), `APKINDEX.tar.gz`.
     case v2
     /// apk-tools 3: one ADB file (schema, signature block, data blocks), `packages.adb`.
     case v3
-
-    public static func < (a: FormatName, b: FormatName) -> Bool { a.rawValue < b.rawValue }
 }
 
 /// What a format wrote.
@@ -21,7 +19,7 @@ public struct BuiltPackage: Sendable {
     /// Size of the package file in bytes.
     public var fileSize: Int64
     /// The package's identity as its index records it: v2 the SHA-1 of the compressed control
-    /// member (`C:`), v3 the package's unique id (`hashes`).
+    /// member (`C:`), v3 the SHA-256 of its ADB block (the index's `hashes`).
     public var identity: [UInt8]
 
     public init(path: String, format: FormatName, info: PackageInfo, fileSize: Int64, identity: [UInt8]) {

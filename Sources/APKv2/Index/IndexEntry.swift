@@ -18,9 +18,6 @@ public struct IndexEntry: Sendable, Equatable {
     /// `t:` build time, 0 if absent (used for a deterministic index mtime).
     public private(set) var buildTime: Int64
 
-    /// The identity that `--merge` replaces on: name, version and architecture.
-    public var key: String { name + "\u{0}" + version + "\u{0}" + arch }
-
     init(text: [UInt8], name: String, version: String, arch: String, checksum: String, buildTime: Int64) {
         self.text = text; self.name = name; self.version = version; self.arch = arch
         self.checksum = checksum; self.buildTime = buildTime
