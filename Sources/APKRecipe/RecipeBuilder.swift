@@ -23,6 +23,8 @@ public final class RecipeBuilder {
         let warn: WarningSink
         let log: (String) -> Void
         let output: (Data) -> Void
+        /// Details for `--verbose`: the commands' directory and variables, each package's size.
+        let detail: (String) -> Void
     }
     let reporting: Reporting
     var warn: WarningSink { reporting.warn }
@@ -31,13 +33,14 @@ public final class RecipeBuilder {
     /// - Parameters:
     ///   - log: progress lines (`==> build.command (x86_64)`), shown on stderr by the CLI.
     ///   - output: the build command's raw output, streamed through.
+    ///   - detail: details for `--verbose` (where and with which variables commands run, sizes).
     public init(recipe: Recipe, options: Options, writer: PackageWriter,
                 warn: @escaping WarningSink, log: @escaping (String) -> Void = { _ in },
-                output: @escaping (Data) -> Void = { _ in }) {
+                output: @escaping (Data) -> Void = { _ in }, detail: @escaping (String) -> Void = { _ in }) {
         self.recipe = recipe
         self.options = options
         self.writer = writer
-        reporting = Reporting(warn: warn, log: log, output: output)
+        reporting = Reporting(warn: warn, log: log, output: output, detail: detail)
     }
 
     /// The architectures to build, each with the arch directories its packages go to.
@@ -71,6 +74,8 @@ public final class RecipeBuilder {
         let plan = try plan()
         HostCheck.checkBuildDependencies(recipe, warn: warn)
         log("==> \(meta.name) \(meta.fullVersion)")
+        reporting.detail("    config \(recipe.file), format \(writer.format.name.rawValue), "
+            + "architectures: \(plan.map { $0.arch == $0.outputArches.joined() ? $0.arch : "\($0.arch) -> \($0.outputArches.joined(separator: ","))" }.joined(separator: " "))")
 
         let fm = FileManager.default
         let outDir = URL(fileURLWithPath: options.outputDirectory).standardizedFileURL
@@ -95,7 +100,10 @@ public final class RecipeBuilder {
                     try FileTree.mkdirs(tmpDir)
                     let fileName = writer.fileName(for: s.spec.info)
                     let tmpPath = tmpDir + "/" + fileName
+                    let started = Date()
                     var built = try writer.write(s.spec, to: tmpPath)
+                    reporting.detail(String(format: "    %@: %lld bytes, installed size %lld, %.2f s",
+                                            fileName, built.fileSize, built.info.size, Date().timeIntervalSince(started)))
                     let final = outDir.appendingPathComponent(dir).appendingPathComponent(fileName).path
                     built.path = final
                     written.append((tmpPath, final, built))

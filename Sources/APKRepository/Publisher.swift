@@ -98,6 +98,8 @@ public final class Publisher {
     public var options: PublishOptions
     /// Called with one line per step (for progress output).
     public var log: ((String) -> Void)? = nil
+    /// Called with details for `--verbose`: the index read, merge results, retries after a conflict.
+    public var detail: ((String) -> Void)? = nil
 
     public init(storage: RepositoryStorage, signer: Signer, keyring: Keyring, options: PublishOptions = PublishOptions()) throws {
         self.storage = storage
@@ -282,11 +284,14 @@ public final class Publisher {
                 existing = try format.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
                                            source: "\(storage.location)/\(key)")
                 precondition = .mustMatch(obj.version)
+                detail?("    \(key): read version \(obj.version) (\(existing?.records.count ?? 0) packages, signature checked)")
             } else {
                 precondition = .mustNotExist
+                detail?("    \(key): none yet, writing a new one")
             }
             let result = try update.apply(to: existing, format: format)
             let count = result.index.records.count
+            detail?("    \(key): \(result.added) new, \(result.replaced) replaced, \(result.pruned) pruned, attempt \(attempt)")
             if existing != nil && !result.changed {
                 // Nothing new (the same packages published again): leave the index alone.
                 return PublishedIndex(key: key, entries: count, attempts: attempt, pruned: 0, unchanged: true)
@@ -298,6 +303,7 @@ public final class Publisher {
                 return PublishedIndex(key: key, entries: count, attempts: attempt, pruned: result.pruned, unchanged: false)
             } catch StorageError.conflict {
                 // Another publisher changed the index since we read it: back off a little, then redo the merge.
+                detail?("    \(key): changed by another publisher since it was read; merging again")
                 usleep(Publisher.backoff(attempt: attempt) * 1000)
             }
         }

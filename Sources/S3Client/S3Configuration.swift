@@ -33,6 +33,10 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
     public var signPayload: Bool
     /// Put the canonical request into SignatureDoesNotMatch errors (secrets redacted).
     public var verbose: Bool
+    /// Called with one line per request attempt (method, URL, status, time, retry), and with the
+    /// signed request headers when `verbose`. Credentials never reach it: the Authorization
+    /// signature, the session token and presigned query strings are redacted (`S3Redaction`).
+    public var trace: (@Sendable (String) -> Void)?
 
     public init(endpoint: URL? = nil, region: String = "us-east-1", bucket: String, pathStyle: Bool = false,
                 credentials: S3Credentials, http: HTTPOptions = HTTPOptions(), partSize: UInt64 = 8 << 20,
@@ -72,7 +76,9 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
 
     public var description: String {
         "S3Configuration(endpoint: \(endpointDescription), region: \(region), bucket: \(bucket), pathStyle: \(pathStyle), "
-            + "credentials: \(credentials), partSize: \(partSize), concurrency: \(concurrency))"
+            + "credentials: \(credentials), partSize: \(partSize), concurrency: \(concurrency), "
+            + "multipartThreshold: \(multipartThreshold), maxAttempts: \(maxAttempts), signPayload: \(signPayload), "
+            + "tlsVerify: \(http.verifyTLS))"
     }
 
     func hostWithPort(_ url: URL) -> String {

@@ -63,6 +63,7 @@ extension S3Client {
                                      payloadHash: payloadHash, date: now())
             let request = HTTPRequest(method: op.method, url: url, headers: signed.headers, body: op.body,
                                       progress: op.progress)
+            let started = Date()
             let failure: S3Error
             var answer: HTTPResponse?
             do {
@@ -72,6 +73,8 @@ extension S3Client {
                     if errorIn200, let body = S3ErrorBody(xml: response.body), body.code != nil {
                         failure = makeError(response, op: op, signed: signed, parsed: body)
                     } else {
+                        traceAttempt(op, url: url, headers: signed.headers, attempt: attempt, of: attempts, started: started,
+                                     outcome: "\(response.status)")
                         return response
                     }
                 } else {
@@ -80,6 +83,9 @@ extension S3Client {
             } catch let e as S3Error {
                 failure = e
             }
+            traceAttempt(op, url: url, headers: signed.headers, attempt: attempt, of: attempts, started: started,
+                         outcome: (answer.map { "\($0.status) " } ?? "") + (failure.code ?? "\(failure.kind): \(failure.message)")
+                            + (failure.isRetryable && attempt < attempts ? ", will retry" : ""))
             // A HEAD's 403 has no body to say RequestTimeTooSkewed: a bodiless 403 whose Date is
             // minutes away from the time we signed is taken for one (corrected and retried once).
             let headerTime = answer?.header("date").flatMap(Self.parseDate)
@@ -119,6 +125,22 @@ extension S3Client {
             let delay = Double.random(in: 0...max(cap, 0))
             if delay > 0 { usleep(useconds_t(delay * 1_000_000)) }
         }
+    }
+
+    /// The trace of a finished attempt, one call so that parallel parts do not interleave:
+    /// `s3: PutObject PUT URL -> 200 (0.012 s, attempt 1/5, 1234 bytes sent)`, then with
+    /// `verbose` the signed headers, credentials redacted.
+    func traceAttempt(_ op: Operation, url: String, headers: [(String, String)], attempt: Int, of attempts: Int,
+                      started: Date, outcome: String) {
+        guard let trace = configuration.trace else { return }
+        let redaction = S3Redaction(credentials: configuration.credentials)
+        let size = op.body.length == 0 ? "" : ", \(op.body.length) bytes sent"
+        var text = String(format: "s3: %@ %@ %@ -> %@ (%.3f s, attempt %d/%d%@)", op.operation, op.method,
+                          redaction.url(url), redaction.text(outcome), Date().timeIntervalSince(started), attempt, attempts, size)
+        if configuration.verbose {
+            for (name, value) in headers { text += "\ns3:   > " + redaction.header(name, value) }
+        }
+        trace(text)
     }
 
     /// This machine's time corrected by the offset learnt from `RequestTimeTooSkewed` (the time signed).

@@ -51,6 +51,8 @@ final class Stager {
 
     func runShell(_ script: Located<String>, key: String, cwd: URL, env: [String: String], carch: String) throws {
         log("==> \(key) (\(carch))")
+        reporting.detail("    bash -e (\(recipe.file):\(script.line.map(String.init) ?? "?")) in \(cwd.path)")
+        reporting.detail("    " + env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         do {
             try CommandRunner.run(script.value, cwd: cwd, environment: env, output: output)
         } catch let f as CommandRunner.Failed {

@@ -26,8 +26,10 @@ struct BuildCommand: ParsableCommand {
 
     @OptionGroup var signing: SigningOptions
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
             let path = try RecipeLoader.locate(config, in: ".")
             let recipe = try RecipeLoader.load(file: path, warn: { warn($0) })
@@ -35,16 +37,17 @@ struct BuildCommand: ParsableCommand {
             let chosen = format ?? recipe.packageFormat
             var options = RecipeBuilder.Options(outputDirectory: output)
             options.architectures = arch
-            let stderr = FileHandle.standardError
             let builder = RecipeBuilder(
                 recipe: recipe, options: options,
                 writer: PackageWriter(format: PackageFormats.named(chosen), signer: signer,
                                       compression: try compression.settings(for: chosen)),
                 warn: { warn($0) },
-                log: { stderr.write(Data("\($0)\n".utf8)) },
-                output: { stderr.write($0) })
+                log: { Console.step($0) },
+                // With --quiet the command's output is not shown; a failure still names its last line.
+                output: { data in if !Console.isQuiet { FileHandle.standardError.write(data) } },
+                detail: { Console.detail($0) })
             for p in try builder.run() {
-                print("wrote \(relative(p.path))")
+                Console.result("wrote \(relative(p.path))")
             }
         }
     }

@@ -22,6 +22,7 @@ struct IndexCommand: ParsableCommand {
     var format: FormatName?
 
     @OptionGroup var edit: IndexEditOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     @Option(name: .long, help: "Existing index to start from (APKINDEX.tar.gz or packages.adb).")
     var merge: String?
@@ -39,6 +40,7 @@ struct IndexCommand: ParsableCommand {
     var packages: [String] = []
 
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
             try edit.check()
             if packages.isEmpty && merge == nil { throw CLIError("no packages given (and no --merge index)") }
@@ -85,7 +87,7 @@ struct IndexCommand: ParsableCommand {
             try result.index.write(to: output, signer: signer)
             var line = "\(output): \(result.index.records.count) packages (\(result.added) new, \(result.replaced) replaced"
             if edit.prune != nil { line += ", \(result.pruned) pruned" }
-            print(line + ")")
+            Console.result(line + ")")
         }
     }
 }

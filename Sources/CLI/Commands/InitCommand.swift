@@ -33,7 +33,10 @@ struct InitCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the config on stdout instead of writing a file.")
     var stdout = false
 
+    @OptionGroup var outputOptions: OutputOptions
+
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             let result = try from.map { try ConfigConverter.convert(file: $0) } ?? ProjectInit.generate(directory: cwd)
@@ -42,7 +45,7 @@ struct InitCommand: ParsableCommand {
             try result.validate(file: output, directory: target.deletingLastPathComponent())
 
             for line in result.unconverted {
-                FileHandle.standardError.write(Data("apkit: not converted: \(line)\n".utf8))
+                Console.writeStderr("apkit: not converted: \(line)\n")
             }
             if stdout {
                 print(result.text, terminator: "")
@@ -60,9 +63,9 @@ struct InitCommand: ParsableCommand {
                 throw CLIError("\(output): \(e)")
             }
             for note in result.notes {
-                FileHandle.standardError.write(Data("apkit: \(note)\n".utf8))
+                Console.step("apkit: \(note)")
             }
-            print("wrote \(output)")
+            Console.result("wrote \(output)")
         }
     }
 }

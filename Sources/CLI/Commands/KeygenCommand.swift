@@ -19,7 +19,10 @@ struct KeygenCommand: ParsableCommand {
     @Option(name: .long, help: "Directory to write the keys to.")
     var outputDir: String = "."
 
+    @OptionGroup var outputOptions: OutputOptions
+
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
             guard (2048...16384).contains(bits) else { throw CLIError("--bits must be 2048...16384, got \(bits)") }
             let base = name ?? defaultName()
@@ -34,8 +37,10 @@ struct KeygenCommand: ParsableCommand {
             let key = try SigningKey.generate(type: type, bits: bits)
             try writeFileAtomically(try key.privateKeyPEM(), to: priv, mode: 0o600)
             try writeFileAtomically(try key.publicKeyPEM(), to: pub, mode: 0o644)
-            print(priv)
-            print(pub)
+            Console.result(priv)
+            Console.result(pub)
+            Console.detail("\(type == .rsa ? "RSA \(bits) bits" : "EC P-256"); private key mode 0600, public key 0644; "
+                + "publish the .pub file as /etc/apk/keys/\((pub as NSString).lastPathComponent)")
         }
     }
 

@@ -38,9 +38,12 @@ struct PackCommand: ParsableCommand {
 
     @OptionGroup var signing: SigningOptions
     @OptionGroup var compression: CompressionOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
+            let started = Date()
             var info = PackageInfo(name: name, version: version)
             (info.arch, info.description, info.url, info.license) = (arch ?? Architecture.host, description, url, license)
             (info.origin, info.maintainer, info.commit) = (origin ?? name, maintainer, commit)
@@ -52,7 +55,10 @@ struct PackCommand: ParsableCommand {
             let writer = PackageWriter(format: PackageFormats.named(format), signer: try signing.makeSigner(),
                                        compression: try compression.settings(for: format))
             let built = try request.pack(with: writer, outputDir: output, environment: ProcessInfo.processInfo.environment)
-            print(built.path)
+            Console.result(built.path)
+            Console.detail(String(format: "%@ %@-%@ (%@): %lld bytes, installed size %lld, signed by %@, %.2f s",
+                                  built.format.rawValue, built.info.name, built.info.version, built.info.arch,
+                                  built.fileSize, built.info.size, writer.signer.keyName, Date().timeIntervalSince(started)))
         }
     }
 }

@@ -40,6 +40,7 @@ struct PublishCommand: ParsableCommand {
     var arch: String?
 
     @OptionGroup var edit: IndexEditOptions
+    @OptionGroup var outputOptions: OutputOptions
 
     @Flag(name: .long, help: "Print a JSON report on stdout.")
     var json = false
@@ -51,6 +52,7 @@ struct PublishCommand: ParsableCommand {
     var packages: [String] = []
 
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
             try edit.check()
             let packages = self.packages.isEmpty ? builtPackages() : self.packages
@@ -60,7 +62,7 @@ struct PublishCommand: ParsableCommand {
             let signer = try signing.makeSigner()
             let storage: RepositoryStorage
             if to.hasPrefix("s3://") {
-                storage = try s3.storage(url: to, quiet: json)
+                storage = try s3.storage(url: to, quiet: json || Console.isQuiet)
             } else {
                 storage = try LocalDirectoryStorage(root: to)
             }
@@ -74,7 +76,8 @@ struct PublishCommand: ParsableCommand {
             options.description = edit.description
             options.prune = edit.prune
             let publisher = try Publisher(storage: storage, signer: signer, keyring: trust.keyring(), options: options)
-            if !json { publisher.log = { print($0) } }
+            if !json { publisher.log = { Console.result($0) } }
+            publisher.detail = { Console.detail($0) }
             let report = try publisher.publish(packages)
             if json {
                 try printJSON(report)
@@ -143,6 +146,11 @@ struct S3Options: ParsableArguments {
         if let c = concurrency {
             guard (1...64).contains(c) else { throw CLIError("--concurrency must be 1...64, got \(c)") }
             config.concurrency = c
+        }
+        if Console.isVerbose {
+            config.verbose = true
+            config.trace = { Console.detail($0) }
+            Console.detail("s3: \(config)")
         }
         let storage = S3Storage(client: try S3Client(config), prefix: prefix)
         storage.plusCopies = plusCopies

@@ -26,7 +26,10 @@ struct QuickstartCommand: ParsableCommand {
     @Option(name: .long, help: "Keep the sample project here instead of a temporary directory.")
     var project: String?
 
+    @OptionGroup var outputOptions: OutputOptions
+
     func run() throws {
+        outputOptions.apply()
         try runReportingErrors {
             let keyPath = try findOrCreateKey()
             let key = try SigningKey(file: keyPath)
@@ -39,11 +42,11 @@ struct QuickstartCommand: ParsableCommand {
             let recipe = try RecipeLoader.load(file: work + "/apkit.yml", warn: { warn($0) })
             var options = RecipeBuilder.Options(outputDirectory: work + "/packages")
             options.environment["SOURCE_DATE_EPOCH"] = options.environment["SOURCE_DATE_EPOCH"] ?? "1735689600"
-            let stderr = FileHandle.standardError
             let builder = RecipeBuilder(recipe: recipe, options: options,
                                         writer: PackageWriter(format: V2Format(), signer: signer, compression: .default),
-                                        warn: { warn($0) }, log: { stderr.write(Data("\($0)\n".utf8)) },
-                                        output: { stderr.write($0) })
+                                        warn: { warn($0) }, log: { Console.step($0) },
+                                        output: { data in if !Console.isQuiet { FileHandle.standardError.write(data) } },
+                                        detail: { Console.detail($0) })
             let built = try builder.run()
 
             var pubOptions = PublishOptions()
@@ -51,10 +54,10 @@ struct QuickstartCommand: ParsableCommand {
             pubOptions.description = "apkit quickstart repository"
             let publisher = try Publisher(storage: try LocalDirectoryStorage(root: repo), signer: signer,
                                           keyring: Keyring(), options: pubOptions)
-            publisher.log = { print($0) }
+            publisher.log = { Console.result($0) }
             _ = try publisher.publish(built.map(\.path))
             let abs = URL(fileURLWithPath: repo).standardizedFileURL.path
-            print("""
+            Console.result("""
 
                 Published \(built.count) packages to \(abs) (signed with \(keyPath)).
                 Install on Alpine:

@@ -10,16 +10,21 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var trust: TrustOptions
 
+    @OptionGroup var outputOptions: OutputOptions
+
     @Argument(help: "Package or index files.")
     var files: [String]
 
     func run() throws {
+        outputOptions.apply()
         let options = ReadOptions(keyring: trust.keyring(), allowUntrusted: trust.allowUntrusted)
         var bad = 0
         for f in files {
+            let started = Date()
             let r = PackageFormats.read(path: f, options: options)
             if r.ok {
-                print("\(f): OK")
+                Console.result("\(f): OK")
+                Console.detail(String(format: "    %@, %.2f s", r.verboseSummary, Date().timeIntervalSince(started)))
             } else {
                 bad += 1
                 print("\(f): \(r.problem!)")

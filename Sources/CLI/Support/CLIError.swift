@@ -56,7 +56,7 @@ func describe(_ error: Error) -> String {
 }
 
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("apkit: warning: \(message)\n".utf8))
+    Console.writeStderr("apkit: warning: \(message)\n")
 }
 
 func environment(_ name: String) -> String? {
