@@ -55,6 +55,11 @@ public struct V3Index: PackageIndex {
 
     public mutating func pruneVersions(keep: Int) -> Int { IndexEditing.prune(&entries, keep: keep).count }
 
+    public mutating func setPackageNameSpec(_ spec: String) throws {
+        try PkgnameSpec.validate(spec)
+        pkgnameSpec = spec
+    }
+
     public func hasSameContent(as other: any PackageIndex) -> Bool {
         guard let o = other as? V3Index, o.description == description, o.pkgnameSpec == pkgnameSpec else { return false }
         func key(_ e: V3IndexEntry) -> String { e.name + "\u{0}" + e.version + "\u{0}" + e.arch + "\u{0}" + e.hashes.hexString }

@@ -417,6 +417,9 @@ final class BadInputCatalogTests: XCTestCase {
         Row(id: "flag-index-bad-pkgname-spec", expect: err("--pkgname-spec", "${nope")) { c in
             Invocation(args: ["index", "--key", c.f.ec, "--pkgname-spec", "${nope", "-o", c.t.sub("out/packages.adb"), c.f.v3])
         },
+        Row(id: "flag-index-pkgname-spec-on-v2", expect: err("--pkgname-spec", "v3 indexes")) { c in
+            Invocation(args: ["index", "--key", c.f.rsa, "--pkgname-spec", "${name}-${version}.apk", "-o", c.t.sub("out/APKINDEX.tar.gz"), c.f.v2])
+        },
         Row(id: "flag-index-no-packages", expect: err("no packages", "--merge")) { c in
             Invocation(args: ["index", "--key", c.f.rsa, "-o", c.t.sub("out/APKINDEX.tar.gz")])
         },

@@ -26,6 +26,30 @@ final class FormatConformanceTests: XCTestCase {
         return t.sub("stage")
     }
 
+    /// `index --pkgname-spec`: written into packages.adb (read back by the independent reader),
+    /// kept when the index is merged again, refused for v2 before anything is written.
+    func testPackageNameSpecGoesThroughTheIndexUpdate() throws {
+        let t = TempDir()
+        let s = stage(t)
+        let v3 = try pack(s, output: t.sub("v3"), extra: ["--format", "v3", "--no-trace"])
+        let spec = "${arch}/${name}-${version}.apk"
+        var r = try apkit(["index", "--key", TestKeys.privateKey, "--pkgname-spec", spec, "-o", t.sub("repo/packages.adb"), v3])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try apkit(["index", "--key", TestKeys.privateKey, "--merge", t.sub("repo/packages.adb"), "--keys-dir", TestKeys.dir.path,
+                       "--description", "again", "-o", t.sub("repo/merged.adb")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for file in ["packages.adb", "merged.adb"] {
+            let dump = try runProcess("python3", [adbReaderScript, "dump", t.sub("repo/" + file)])
+            XCTAssertEqual(dump.status, 0, dump.stderr)
+            XCTAssertTrue(dump.stdout.contains("pkgname-spec: \(spec)\n"), "\(file): \(dump.stdout)")
+        }
+        let v2 = try pack(s, output: t.sub("v2"), extra: ["--no-trace"])
+        r = try apkit(["index", "--key", TestKeys.privateKey, "--pkgname-spec", spec, "-o", t.sub("v2repo/APKINDEX.tar.gz"), v2])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("v3 indexes"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.sub("v2repo/APKINDEX.tar.gz")))
+    }
+
     func testPackVerifyInspectIndexTamperForEveryFormat() throws {
         for format in Self.formats {
             let t = TempDir()

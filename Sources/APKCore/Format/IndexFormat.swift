@@ -49,6 +49,16 @@ public protocol PackageIndex: Sendable {
     func hasSameContent(as other: any PackageIndex) -> Bool
     /// Signs and writes the index to `path`, atomically.
     func write(to path: String, signer: Signer) throws
+    /// Sets the package file name pattern the index announces (v3 `pkgname-spec`); formats
+    /// without one refuse it.
+    mutating func setPackageNameSpec(_ spec: String) throws
+}
+
+extension PackageIndex {
+    public mutating func setPackageNameSpec(_ spec: String) throws {
+        throw IndexError.unsupported(option: "--pkgname-spec",
+                                     reason: "\(format.rawValue) indexes have no package name pattern; it is for v3 indexes (packages.adb)")
+    }
 }
 
 /// The index format of a repository: `APKINDEX.tar.gz` (v2) or `packages.adb` (v3).
@@ -72,11 +82,14 @@ public struct IndexUpdate: Sendable {
     public var records: [IndexRecord]
     public var description: String?
     public var prune: Int?
+    /// The package file name pattern to announce (v3 only; see `PackageIndex.setPackageNameSpec`).
+    public var packageNameSpec: String?
 
-    public init(records: [IndexRecord], description: String? = nil, prune: Int? = nil) {
+    public init(records: [IndexRecord], description: String? = nil, prune: Int? = nil, packageNameSpec: String? = nil) {
         self.records = records
         self.description = description
         self.prune = prune
+        self.packageNameSpec = packageNameSpec
     }
 
     public struct Result: Sendable {
@@ -93,6 +106,7 @@ public struct IndexUpdate: Sendable {
         var index = current ?? format.empty()
         let before = index.records.count
         if let d = description { index.description = d }
+        if let spec = packageNameSpec { try index.setPackageNameSpec(spec) }
         let replaced = try index.merge(records)
         let added = index.records.count - before
         var pruned = 0
@@ -114,13 +128,15 @@ public enum IndexError: Error, CustomStringConvertible, Equatable {
     case untrusted(source: String, reason: String)
     /// A package of one format given to an index of another.
     case mixedFormats(source: String, reason: String)
+    /// An option the index format does not have.
+    case unsupported(option: String, reason: String)
 
     public var description: String {
         switch self {
         case .syntax(let s, let l, let r): return l > 0 ? "\(s): APKINDEX line \(l): \(r)" : "\(s): \(r)"
         case .limit(let s, let r): return "\(s): index too large: \(r)"
         case .unreadable(let s, let r): return "\(s): cannot read the index: \(r)"
-        case .untrusted(let s, let r), .mixedFormats(let s, let r): return "\(s): \(r)"
+        case .untrusted(let s, let r), .mixedFormats(let s, let r), .unsupported(let s, let r): return "\(s): \(r)"
         }
     }
 }

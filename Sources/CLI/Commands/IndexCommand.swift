@@ -60,8 +60,10 @@ struct IndexCommand: ParsableCommand {
                 packageFormat = PackageFormats.named(format ?? .v2)
             }
             let indexFormat = packageFormat.index
-            if pkgnameSpec != nil && indexFormat.name != .v3 { throw CLIError("--pkgname-spec is for v3 indexes (packages.adb)") }
-            if let spec = pkgnameSpec { try PkgnameSpec.validate(spec) }
+            if let spec = pkgnameSpec {  // refused before anything is read
+                var probe = indexFormat.empty()
+                try probe.setPackageNameSpec(spec)
+            }
 
             var current: (any PackageIndex)? = nil
             if let m = merge {
@@ -76,12 +78,8 @@ struct IndexCommand: ParsableCommand {
                 records.append(try indexFormat.record(forPackageAt: f, keyring: keyring, allowUntrusted: trust.allowUntrusted,
                                                       rewriteArch: rewriteArch).0)
             }
-            var result = try IndexUpdate(records: records, description: edit.description, prune: edit.prune)
-                .apply(to: current, format: indexFormat)
-            if let spec = pkgnameSpec, var v3 = result.index as? V3Index {
-                v3.pkgnameSpec = spec
-                result.index = v3
-            }
+            let result = try IndexUpdate(records: records, description: edit.description, prune: edit.prune,
+                                         packageNameSpec: pkgnameSpec).apply(to: current, format: indexFormat)
             let dir = (output as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             try result.index.write(to: output, signer: signer)
