@@ -66,6 +66,7 @@ public struct S3Configuration: Sendable, CustomStringConvertible {
             config.pathStyle = addressing == "path"
         }
         config.http.caBundle = try environment.caBundle(caBundle, profile: profile)
+        try environment.applyRetrySettings(to: &config, profile: profile)
         return config
     }
 

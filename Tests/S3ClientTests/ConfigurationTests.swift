@@ -161,6 +161,36 @@ final class ConfigurationTests: XCTestCase {
         XCTAssertThrowsError(try c.objectHeaders(contentType: nil, cacheControl: nil, metadata: ["a b": "x"]))
         XCTAssertThrowsError(try c.objectHeaders(contentType: nil, cacheControl: nil, metadata: ["k": "é"]))
     }
+
+    /// Tries, backoff and the stall timeout from the environment (AWS_MAX_ATTEMPTS as the AWS SDKs
+    /// read it, the profile's max_attempts below it); a bad value is refused naming the variable.
+    func testRetrySettingsFromEnvironment() throws {
+        let dir = TempDir("aws-env")
+        dir.write("config", "[default]\nmax_attempts = 7\n")
+        let base = ["AWS_ACCESS_KEY_ID": "AKIAENV", "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
+                    "AWS_CONFIG_FILE": dir.sub("config"), "AWS_SHARED_CREDENTIALS_FILE": dir.sub("none")]
+        func config(_ extra: [String: String]) throws -> S3Configuration {
+            try S3Configuration.fromEnvironment(bucket: "b", environment: AWSEnvironment(
+                environment: base.merging(extra) { _, n in n }, homeDirectory: dir.path))
+        }
+        let profile = try config([:])
+        XCTAssertEqual(profile.maxAttempts, 7)
+        XCTAssertEqual(profile.retryBaseDelay, S3Configuration(bucket: "b", credentials: profile.credentials).retryBaseDelay)
+        XCTAssertEqual(profile.http.lowSpeedTime, HTTPOptions().lowSpeedTime)
+        let set = try config(["AWS_MAX_ATTEMPTS": "3", "APKIT_S3_RETRY_DELAY": "0.05", "APKIT_S3_TIMEOUT": "2"])
+        XCTAssertEqual(set.maxAttempts, 3)
+        XCTAssertEqual(set.retryBaseDelay, 0.05)
+        XCTAssertEqual(set.http.lowSpeedTime, 2)
+        XCTAssertEqual(set.http.lowSpeedLimit, 1)
+        XCTAssertEqual(set.http.connectTimeout, 2)
+        for (name, value) in [("AWS_MAX_ATTEMPTS", "0"), ("AWS_MAX_ATTEMPTS", "many"), ("APKIT_S3_RETRY_DELAY", "-1"),
+                              ("APKIT_S3_TIMEOUT", "0")] {
+            XCTAssertThrowsError(try config([name: value]), "\(name)=\(value)") { error in
+                XCTAssertEqual((error as? S3Error)?.kind, .configuration)
+                XCTAssertTrue("\(error)".hasPrefix("\(name)=\(value): expected a number from "), "\(error)")
+            }
+        }
+    }
 }
 
 /// Error answers turned into typed errors (S3's XML error documents as AWS sends them).
