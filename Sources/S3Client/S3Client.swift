@@ -395,7 +395,7 @@ public final class S3Client: Sendable {
     /// refused). A server that writes anyway, or answers 501 / NotImplemented, does not support them.
     /// Returns the verdict and, when the probe object could not be deleted, why.
     public func probeConditionalWrites(key: String) throws -> (support: ConditionalWriteSupport, cleanupError: S3Error?) {
-        let body = Data("apkit: conditional-write probe; safe to delete\n".utf8)
+        let body = Data("apkit: conditional-write probe \(key); safe to delete\n".utf8)
         var wrote = false
         func attempt(_ condition: Condition) throws -> Bool? {
             do {
@@ -403,6 +403,12 @@ public final class S3Client: Sendable {
                 wrote = true
                 return true
             } catch let e as S3Error where e.kind == .preconditionFailed {
+                // The first create refused: our own write may have landed with its answer lost, and
+                // the retry found it. Its body names the probe's random key: then it is ours.
+                if !wrote, condition == .ifNoneMatchAny, let stored = try? getObject(key: key), stored.data == body {
+                    wrote = true
+                    return true
+                }
                 return false
             } catch let e as S3Error where e.httpStatus == 501 || e.code == "NotImplemented" {
                 return nil
