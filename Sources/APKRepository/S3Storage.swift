@@ -193,6 +193,14 @@ public final class S3Storage: RepositoryStorage {
         } catch {
             let mapped = mapError(error, key: key)
             display?.end(key: key, outcome: mapped is StorageError ? .skipped : .failed)
+            // A failed multipart upload was aborted by the client, but a try of its
+            // CreateMultipartUpload whose answer was lost (libcurl even retries that on its own) may
+            // have opened another, whose id nobody learnt: the key's open uploads are aborted, as
+            // after a successful write. Not after a conflict (someone else wrote the key), and
+            // quietly: when the server is unreachable the error already says so.
+            if total > client.configuration.multipartThreshold, !(mapped is StorageError) {
+                abortLeftoverUploads(of: full, keeping: nil, startedBefore: nil, quiet: true)
+            }
             throw mapped
         }
         display?.end(key: key, outcome: .done)
@@ -235,12 +243,14 @@ public final class S3Storage: RepositoryStorage {
 
     /// Aborts the open multipart uploads of `full` (a bucket key), except `keeping`, and when
     /// `startedBefore` is given only those the server says were started before it. Never throws:
-    /// problems are reported through `warn` (a server that cannot list uploads, once).
-    func abortLeftoverUploads(of full: String, keeping: String?, startedBefore: Date?) {
+    /// problems are reported through `warn` (a server that cannot list uploads, once), unless `quiet`.
+    func abortLeftoverUploads(of full: String, keeping: String?, startedBefore: Date?, quiet: Bool = false) {
         guard !uploadListingUnavailable else { return }
         let uploads: [S3Client.MultipartUploadSummary]
         do {
             uploads = try client.listMultipartUploads(prefix: full).filter { $0.key == full }
+        } catch where quiet {
+            return
         } catch {
             let e = error as? S3Error
             // An error, 501, or an answer that is not a listing: the server does not list uploads.
@@ -260,8 +270,10 @@ public final class S3Storage: RepositoryStorage {
                 try client.abortMultipartUpload(key: upload.key, uploadId: upload.uploadId)
                 abortedStaleUploads += 1
             } catch {
-                warnOnce("abort", "cannot abort the open multipart upload \(upload.uploadId) of "
-                    + "s3://\(client.configuration.bucket)/\(upload.key) (\(error)); it is left to a lifecycle rule")
+                if !quiet {
+                    warnOnce("abort", "cannot abort the open multipart upload \(upload.uploadId) of "
+                        + "s3://\(client.configuration.bucket)/\(upload.key) (\(error)); it is left to a lifecycle rule")
+                }
             }
         }
     }
