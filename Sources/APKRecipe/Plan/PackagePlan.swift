@@ -75,7 +75,9 @@ public struct PackagePlan {
             spec.sourceDateEpoch = v
         }
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-        return try writer.write(spec, to: outputDir + "/" + writer.fileName(for: info))
+        // `--output packages/` writes (and prints) packages/NAME-VERSION.apk, not packages//...
+        let dir = outputDir.count > 1 && outputDir.hasSuffix("/") ? String(outputDir.dropLast()) : outputDir
+        return try writer.write(spec, to: (dir == "/" ? "" : dir) + "/" + writer.fileName(for: info))
     }
 }
 
