@@ -64,13 +64,18 @@ public struct CompressionSettings: Sendable, Equatable {
 
     public static let `default` = CompressionSettings(profile: .default)
 
-    /// The v3 profiles: default is what apk mkpkg writes (deflate, `ADBd`), here at libdeflate
-    /// level 6 (about zlib -9's size, much faster); fast and max are zstd (3 and 19), which
+    /// The libdeflate level of v3's default profile and of a bare `deflate` for v3.
+    public static let v3DefaultDeflateLevel = 7
+
+    /// The v3 profiles: default is what apk mkpkg writes (deflate, `ADBd`, which mkpkg writes at
+    /// zlib level 9), here at libdeflate level 7: no larger than mkpkg's on the libs,
+    /// many-small and one-large trees, where level 6 was 1.2-1.7 % larger (levels 8 and 9 are
+    /// slower and no smaller; Benchmarks/results). fast and max are zstd (3 and 19), which
     /// apk-tools 3 reads when built with zstd (Alpine's and OpenWrt's builds are).
     public static func v3(_ profile: Profile, threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> CompressionSettings {
         switch profile {
         case .fast: return CompressionSettings(algorithm: .zstd, level: 3, threads: threads)
-        case .default: return CompressionSettings(algorithm: .deflate, level: 6, threads: threads)
+        case .default: return CompressionSettings(algorithm: .deflate, level: v3DefaultDeflateLevel, threads: threads)
         case .max: return CompressionSettings(algorithm: .zstd, level: 19, threads: threads)
         }
     }

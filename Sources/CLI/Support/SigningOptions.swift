@@ -72,14 +72,16 @@ struct CompressionOptions: ParsableArguments {
     var threads: Int?
 
     /// The settings for `format`: profiles are the format's (v2: libdeflate 5/6/11; v3: default
-    /// deflate as apk mkpkg, fast zstd:3, max zstd:19).
+    /// deflate (libdeflate 7, no larger than apk mkpkg's zlib 9), fast zstd:3, max zstd:19).
     func settings(for format: FormatName) throws -> CompressionSettings {
         var s: CompressionSettings
         if let profile = CompressionSettings.Profile(rawValue: compression) {
             s = format == .v3 ? CompressionSettings.v3(profile) : CompressionSettings(profile: profile)
         } else {
             do {
-                s = try CompressionSettings.parse(compression) { $0 == .zstd ? 3 : 6 }
+                s = try CompressionSettings.parse(compression) {
+                    $0 == .zstd ? 3 : format == .v3 ? CompressionSettings.v3DefaultDeflateLevel : 6
+                }
             } catch { throw CLIError("\(error)") }
         }
         if let l = compressionLevel {
