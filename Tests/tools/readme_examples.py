@@ -5,14 +5,17 @@ usage: readme_examples.py FILE.md...   (prints one JSON document on stdout)
 
 Python's standard library only. Each code block is one of:
 
-  shell   fenced ```sh/```bash/```console/```shell, or an indented block (4 spaces) that is not
-          one of the kinds below: its commands are run (or allow-listed) by the test
+  shell   fenced ```sh/```bash/```console/```shell, or an indented block (4 spaces) or a fenced
+          block without a language that is not one of the kinds below: its commands are run (or
+          allow-listed) by the test
   output  an indented block right after a shell block (only prose between) whose first word is
           not a command (not on PATH, not a shell builtin): what that command prints; the test
           checks it against the real output
-  yaml    a fenced block of another language, or an indented block whose first line is a YAML
-          mapping or list item; the shell lines in its `script:`, `before_script:`,
+  yaml    a fenced ```yaml block, or an indented or unlabelled block whose first line (comments
+          aside) is a YAML mapping or list item; the shell lines in its `script:`, `before_script:`,
           `after_script:` lists and `run:` values (CI jobs) are extracted as commands too
+
+Fenced blocks of any other language are kept as that kind, with no commands.
 
 A shell block's commands are its logical lines: `\\` continuations joined, whole-line comments
 dropped, a trailing ` # comment` kept apart (`comment`) and removed from the command. A
@@ -124,6 +127,18 @@ def is_command(word):
     return word in BUILTINS or word == "apkit" or "/" in word or shutil.which(word) is not None
 
 
+def classify(body, first_line, after_shell):
+    """(kind, commands) of an indented or unlabelled fenced block."""
+    first = next((l.strip() for l in body if l.strip() and not l.strip().startswith("#")), None)
+    if first is None:
+        return "shell", []
+    if YAML_LINE.match(first):
+        return "yaml", yaml_commands(body, first_line)
+    if after_shell and not is_command(first.split()[0]):
+        return "output", []
+    return "shell", shell_commands(body, first_line)
+
+
 def blocks_of(path):
     lines = open(path, encoding="utf-8").read().split("\n")
     blocks, section, i, prev_blank, in_list = [], "", 0, True, False
@@ -148,11 +163,14 @@ def blocks_of(path):
             if lang in SHELL_LANGS:
                 kind = "shell"
                 cmds = shell_commands(body, i + 2, console=lang == "console")
+            elif not lang:
+                kind, cmds = classify(body, i + 2, last_shell_index is not None)
             else:
                 kind = "yaml" if lang in ("yaml", "yml") else (lang or "text")
                 cmds = yaml_commands(body, i + 2) if kind == "yaml" else []
             blocks.append({"file": path, "line": i + 1, "section": section, "kind": kind, "lang": lang,
-                           "text": "\n".join(body), "commands": cmds})
+                           "text": "\n".join(body), "commands": cmds,
+                           "follows": last_shell_index if kind == "output" else None})
             last_shell_index = len(blocks) - 1 if kind == "shell" else None
             i, prev_blank, in_list = j + 1, False, False
             continue
@@ -163,14 +181,7 @@ def blocks_of(path):
             while j > i and not lines[j - 1].strip():
                 j -= 1
             body = [l[4:] for l in lines[i:j]]
-            first = next(l for l in body if l.strip())
-            first_word = first.split()[0]
-            if YAML_LINE.match(first.strip()):
-                kind, cmds = "yaml", yaml_commands(body, i + 1)
-            elif last_shell_index is not None and not is_command(first_word):
-                kind, cmds = "output", []
-            else:
-                kind, cmds = "shell", shell_commands(body, i + 1)
+            kind, cmds = classify(body, i + 1, last_shell_index is not None)
             blocks.append({"file": path, "line": i + 1, "section": section, "kind": kind, "lang": "",
                            "text": "\n".join(body), "commands": cmds,
                            "follows": last_shell_index if kind == "output" else None})
