@@ -5,7 +5,7 @@ import XCTest
 /// `apkit publish --to s3://BUCKET/PREFIX` against the local S3 servers started by
 /// `.ci/s3-servers.sh` (moto, and ministack with AUTH=true), checked with boto3, Python's
 /// gzip/tarfile and `openssl dgst -verify`.
-final class S3PublishTests: XCTestCase {
+final class S3PublishTests: XCTestCase, S3RepositoryTesting {
     struct Server {
         var name: String
         var endpoint: String
@@ -55,169 +55,6 @@ final class S3PublishTests: XCTestCase {
             XCTAssertEqual(r.status, 0, r.stderr)
             return bucket
         }
-    }
-
-    // MARK: helpers
-
-    /// Packs a package with the test key; `payload` bytes go to /usr/share/<name>/data.
-    func makePackage(_ dir: TempDir, name: String, version: String, arch: String = "x86_64", payload: Data,
-                     output: String, key: String = TestKeys.privateKey) throws -> String {
-        let stage = dir.sub("stage-\(name)-\(version)-\(arch)-\(UInt32.random(in: 0...UInt32.max))")
-        try FileManager.default.createDirectory(atPath: stage + "/usr/share/\(name)", withIntermediateDirectories: true)
-        _ = FileManager.default.createFile(atPath: stage + "/usr/share/\(name)/data", contents: payload)
-        let r = try apkit(["pack", stage, "--name", name, "--version", version, "--key", key,
-                           "--output", output, "--arch", arch], environment: ["SOURCE_DATE_EPOCH": "1700000000"])
-        XCTAssertEqual(r.status, 0, "pack failed: \(r.stderr)")
-        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// A server, a new bucket, and two packages: `big` (random bytes, multipart-sized) and `small`.
-    func bigAndSmall(on name: String, bigMiB: Int, version: String) throws
-        -> (server: Server, bucket: String, dir: TempDir, big: String, small: String) {
-        let server = try Server.get(name)
-        let bucket = try server.makeBucket()
-        let dir = TempDir("apkit-s3pub")
-        let big = try makePackage(dir, name: "big", version: version, payload: randomData(bigMiB << 20), output: dir.sub("out"))
-        let small = try makePackage(dir, name: "small", version: "1-r0", payload: Data("s".utf8), output: dir.sub("out"))
-        return (server, bucket, dir, big, small)
-    }
-
-    func randomData(_ n: Int) -> Data {
-        var g = SystemRandomNumberGenerator()
-        var d = Data(count: n)
-        d.withUnsafeMutableBytes { p in
-            let words = p.bindMemory(to: UInt64.self)
-            for i in words.indices { words[i] = g.next() }
-        }
-        return d
-    }
-
-    func publish(_ server: Server, _ target: String, _ args: [String], cwd: String? = nil,
-                 endpoint: String? = nil) throws -> ProcessResult {
-        try apkit(["publish", "--to", target, "--endpoint", endpoint ?? server.endpoint, "--key", TestKeys.privateKey] + args,
-                  cwd: cwd, environment: server.environment)
-    }
-
-    func assertNoSecrets(_ r: ProcessResult, _ server: Server, file: StaticString = #filePath, line: UInt = #line) {
-        for text in [r.stdout, r.stderr] {
-            XCTAssertFalse(text.contains(server.secretAccessKey), "secret access key in the output", file: file, line: line)
-            XCTAssertFalse(text.contains("BEGIN RSA PRIVATE KEY") || text.contains("BEGIN PRIVATE KEY"),
-                           "private key in the output", file: file, line: line)
-        }
-    }
-
-    /// Everything about the repository under `prefix`, read independently: every object with its
-    /// headers, each index split into gzip members, both signatures checked with openssl against
-    /// `pubkey`, the APKINDEX entries, and for each local package given its expected `C:` (Q1 +
-    /// base64 of the SHA-1 of its second gzip member) and whether the stored bytes are identical.
-    func inspect(_ server: Server, bucket: String, prefix: String, packages: [String: String],
-                 pubkey: String = TestKeys.publicKey) throws -> [String: Any] {
-        let body = #"""
-        import gzip, zlib, io, tarfile, hashlib, base64, subprocess, tempfile
-        prefix, pubkey, locals_ = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-        def members(data):
-            out, pos = [], 0
-            while pos < len(data):
-                d = zlib.decompressobj(31); d.decompress(data[pos:]); used = len(data) - pos - len(d.unused_data)
-                out.append(data[pos:pos+used]); pos += used
-            return out
-        res = {'objects': {}, 'indexes': {}, 'packages': {}, 'uploads': []}
-        paginator = s3.get_paginator('list_objects_v2')
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix + '/'):
-            for o in page.get('Contents', []):
-                h = s3.head_object(Bucket=bucket, Key=o['Key'])
-                res['objects'][o['Key'][len(prefix)+1:]] = {'etag': h['ETag'], 'size': o['Size'],
-                    'type': h.get('ContentType'), 'cache': h.get('CacheControl'), 'sha256': h['Metadata'].get('sha256')}
-        res['uploads'] = [u['Key'] for u in s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])]
-        tmp = tempfile.mkdtemp()
-        for key in res['objects']:
-            if not key.endswith('/APKINDEX.tar.gz'): continue
-            data = s3.get_object(Bucket=bucket, Key=prefix + '/' + key)['Body'].read()
-            m = members(data)
-            sigtar = tarfile.open(fileobj=io.BytesIO(gzip.decompress(m[0])))
-            idx = tarfile.open(fileobj=io.BytesIO(gzip.decompress(b''.join(m[1:]))))
-            open(tmp + '/member', 'wb').write(b''.join(m[1:]))
-            verified = []
-            for ti in sigtar.getmembers():
-                sig = sigtar.extractfile(ti).read(); open(tmp + '/sig', 'wb').write(sig)
-                algo = '-sha256' if ti.name.startswith('.SIGN.RSA256.') else '-sha1'
-                r = subprocess.run(['openssl', 'dgst', algo, '-verify', pubkey, '-signature', tmp + '/sig', tmp + '/member'],
-                                   capture_output=True, text=True)
-                verified.append({'name': ti.name, 'ok': r.returncode == 0 and 'Verified OK' in r.stdout})
-            text = idx.extractfile('APKINDEX').read().decode()
-            entries = []
-            for block in text.split('\n\n'):
-                fields = {}
-                for line in block.split('\n'):
-                    if len(line) > 2 and line[1] == ':': fields[line[0]] = line[2:]
-                if fields: entries.append(fields)
-            res['indexes'][key] = {'members': len(m), 'signatures': verified, 'entries': entries,
-                                   'names': idx.getnames()}
-        for key, path in locals_.items():
-            local = open(path, 'rb').read()
-            m = members(local)
-            info = {'C': 'Q1' + base64.b64encode(hashlib.sha1(m[1]).digest()).decode(), 'size': len(local),
-                    'sha256': hashlib.sha256(local).hexdigest()}
-            try:
-                info['same'] = s3.get_object(Bucket=bucket, Key=prefix + '/' + key)['Body'].read() == local
-            except s3.exceptions.NoSuchKey:
-                info['same'] = None
-            res['packages'][key] = info
-        print(json.dumps(res))
-        """#
-        let r = try server.python(body, bucket: bucket, [prefix, pubkey, String(decoding: try JSONSerialization.data(withJSONObject: packages), as: UTF8.self)])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        return try JSONSerialization.jsonObject(with: r.stdoutData) as! [String: Any]
-    }
-
-    /// Checks that the repository holds exactly `packages` (key -> local file) correctly: bytes,
-    /// headers, index entries with the right C:, S:, and both index signatures valid.
-    func checkRepository(_ repo: [String: Any], packages: [String: String], file: StaticString = #filePath,
-                         line: UInt = #line) {
-        let objects = repo["objects"] as! [String: [String: Any]]
-        let indexes = repo["indexes"] as! [String: [String: Any]]
-        let pk = repo["packages"] as! [String: [String: Any]]
-        let keyObject = "keys/" + TestKeys.keyName
-        XCTAssertNotNil(objects[keyObject], "public key missing at \(keyObject)", file: file, line: line)
-        let arches = Set(packages.keys.map { String($0.split(separator: "/")[0]) })
-        XCTAssertEqual(Set(indexes.keys), Set(arches.map { "\($0)/APKINDEX.tar.gz" }), file: file, line: line)
-        for (key, _) in packages {
-            let info = pk[key]!
-            XCTAssertEqual(info["same"] as? Bool, true, "\(key): stored bytes differ from the local package", file: file, line: line)
-            let o = objects[key] ?? [:]
-            XCTAssertEqual(o["type"] as? String, "application/octet-stream", key, file: file, line: line)
-            XCTAssertEqual(o["cache"] as? String, "public, max-age=31536000, immutable", key, file: file, line: line)
-            XCTAssertEqual(o["sha256"] as? String, info["sha256"] as? String, "\(key): x-amz-meta-sha256", file: file, line: line)
-            if key.contains("+") {
-                // The copy under the space-for-plus name, which S3 serves for a GET of the '+' name.
-                let alias = key.replacingOccurrences(of: "+", with: " ")
-                XCTAssertEqual(objects[alias]?["sha256"] as? String, info["sha256"] as? String, "\(alias): copy", file: file, line: line)
-                XCTAssertEqual(objects[alias]?["size"] as? Int, info["size"] as? Int, alias, file: file, line: line)
-            }
-            let arch = String(key.split(separator: "/")[0])
-            let entries = (indexes["\(arch)/APKINDEX.tar.gz"]?["entries"] as? [[String: String]]) ?? []
-            let file_ = String(key.split(separator: "/")[1])
-            let matching = entries.filter { "\($0["P"] ?? "")-\($0["V"] ?? "").apk" == file_ }
-            XCTAssertEqual(matching.count, 1, "\(key): \(matching.count) index entries", file: file, line: line)
-            XCTAssertEqual(matching.first?["C"], info["C"] as? String, "\(key): C:", file: file, line: line)
-            XCTAssertEqual(matching.first?["S"], "\(info["size"] as! Int)", "\(key): S:", file: file, line: line)
-        }
-        for (key, idx) in indexes {
-            let entries = idx["entries"] as! [[String: String]]
-            let arch = String(key.split(separator: "/")[0])
-            let expected = Set(packages.keys.filter { $0.hasPrefix(arch + "/") })
-            XCTAssertEqual(Set(entries.map { "\(arch)/\($0["P"]!)-\($0["V"]!).apk" }), expected, key, file: file, line: line)
-            let sigs = idx["signatures"] as! [[String: Any]]
-            XCTAssertEqual(Set(sigs.map { $0["name"] as! String }),
-                           [".SIGN.RSA.\(TestKeys.keyName)", ".SIGN.RSA256.\(TestKeys.keyName)"], key, file: file, line: line)
-            XCTAssertTrue(sigs.allSatisfy { $0["ok"] as! Bool }, "\(key): signature not verified: \(sigs)", file: file, line: line)
-            XCTAssertEqual(idx["names"] as? [String], ["DESCRIPTION", "APKINDEX"], key, file: file, line: line)
-            XCTAssertEqual(objects[key]?["cache"] as? String, "public, max-age=60", key, file: file, line: line)
-        }
-    }
-
-    func jsonReport(_ r: ProcessResult) throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: r.stdoutData) as! [String: Any]
     }
 
     // MARK: tests
@@ -540,5 +377,173 @@ final class S3PublishTests: XCTestCase {
         checkRepository(try inspect(server, bucket: bucket, prefix: "kill", packages: expected), packages: expected)
         let open = try server.python("print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))", bucket: bucket)
         XCTAssertEqual(open.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "open uploads left: \(open.stdout) \(open.stderr)")
+    }
+}
+
+/// The helpers of the S3 publish tests (packages, publishing, reading the repository back with
+/// boto3), for every test class that publishes to the S3 test servers.
+protocol S3RepositoryTesting: XCTestCase {}
+
+extension S3RepositoryTesting {
+
+    /// Packs a package with the test key; `payload` bytes go to /usr/share/<name>/data.
+    func makePackage(_ dir: TempDir, name: String, version: String, arch: String = "x86_64", payload: Data,
+                     output: String, key: String = TestKeys.privateKey) throws -> String {
+        let stage = dir.sub("stage-\(name)-\(version)-\(arch)-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(atPath: stage + "/usr/share/\(name)", withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: stage + "/usr/share/\(name)/data", contents: payload)
+        let r = try apkit(["pack", stage, "--name", name, "--version", version, "--key", key,
+                           "--output", output, "--arch", arch], environment: ["SOURCE_DATE_EPOCH": "1700000000"])
+        XCTAssertEqual(r.status, 0, "pack failed: \(r.stderr)")
+        return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A server, a new bucket, and two packages: `big` (random bytes, multipart-sized) and `small`.
+    func bigAndSmall(on name: String, bigMiB: Int, version: String) throws
+        -> (server: S3PublishTests.Server, bucket: String, dir: TempDir, big: String, small: String) {
+        let server = try S3PublishTests.Server.get(name)
+        let bucket = try server.makeBucket()
+        let dir = TempDir("apkit-s3pub")
+        let big = try makePackage(dir, name: "big", version: version, payload: randomData(bigMiB << 20), output: dir.sub("out"))
+        let small = try makePackage(dir, name: "small", version: "1-r0", payload: Data("s".utf8), output: dir.sub("out"))
+        return (server, bucket, dir, big, small)
+    }
+
+    func randomData(_ n: Int) -> Data {
+        var g = SystemRandomNumberGenerator()
+        var d = Data(count: n)
+        d.withUnsafeMutableBytes { p in
+            let words = p.bindMemory(to: UInt64.self)
+            for i in words.indices { words[i] = g.next() }
+        }
+        return d
+    }
+
+    func publish(_ server: S3PublishTests.Server, _ target: String, _ args: [String], cwd: String? = nil,
+                 endpoint: String? = nil) throws -> ProcessResult {
+        try apkit(["publish", "--to", target, "--endpoint", endpoint ?? server.endpoint, "--key", TestKeys.privateKey] + args,
+                  cwd: cwd, environment: server.environment)
+    }
+
+    func assertNoSecrets(_ r: ProcessResult, _ server: S3PublishTests.Server, file: StaticString = #filePath, line: UInt = #line) {
+        for text in [r.stdout, r.stderr] {
+            XCTAssertFalse(text.contains(server.secretAccessKey), "secret access key in the output", file: file, line: line)
+            XCTAssertFalse(text.contains("BEGIN RSA PRIVATE KEY") || text.contains("BEGIN PRIVATE KEY"),
+                           "private key in the output", file: file, line: line)
+        }
+    }
+
+    /// Everything about the repository under `prefix`, read independently: every object with its
+    /// headers, each index split into gzip members, both signatures checked with openssl against
+    /// `pubkey`, the APKINDEX entries, and for each local package given its expected `C:` (Q1 +
+    /// base64 of the SHA-1 of its second gzip member) and whether the stored bytes are identical.
+    func inspect(_ server: S3PublishTests.Server, bucket: String, prefix: String, packages: [String: String],
+                 pubkey: String = TestKeys.publicKey) throws -> [String: Any] {
+        let body = #"""
+        import gzip, zlib, io, tarfile, hashlib, base64, subprocess, tempfile
+        prefix, pubkey, locals_ = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+        def members(data):
+            out, pos = [], 0
+            while pos < len(data):
+                d = zlib.decompressobj(31); d.decompress(data[pos:]); used = len(data) - pos - len(d.unused_data)
+                out.append(data[pos:pos+used]); pos += used
+            return out
+        res = {'objects': {}, 'indexes': {}, 'packages': {}, 'uploads': []}
+        paginator = s3.get_paginator('list_objects_v2')
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix + '/'):
+            for o in page.get('Contents', []):
+                h = s3.head_object(Bucket=bucket, Key=o['Key'])
+                res['objects'][o['Key'][len(prefix)+1:]] = {'etag': h['ETag'], 'size': o['Size'],
+                    'type': h.get('ContentType'), 'cache': h.get('CacheControl'), 'sha256': h['Metadata'].get('sha256')}
+        res['uploads'] = [u['Key'] for u in s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])]
+        tmp = tempfile.mkdtemp()
+        for key in res['objects']:
+            if not key.endswith('/APKINDEX.tar.gz'): continue
+            data = s3.get_object(Bucket=bucket, Key=prefix + '/' + key)['Body'].read()
+            m = members(data)
+            sigtar = tarfile.open(fileobj=io.BytesIO(gzip.decompress(m[0])))
+            idx = tarfile.open(fileobj=io.BytesIO(gzip.decompress(b''.join(m[1:]))))
+            open(tmp + '/member', 'wb').write(b''.join(m[1:]))
+            verified = []
+            for ti in sigtar.getmembers():
+                sig = sigtar.extractfile(ti).read(); open(tmp + '/sig', 'wb').write(sig)
+                algo = '-sha256' if ti.name.startswith('.SIGN.RSA256.') else '-sha1'
+                r = subprocess.run(['openssl', 'dgst', algo, '-verify', pubkey, '-signature', tmp + '/sig', tmp + '/member'],
+                                   capture_output=True, text=True)
+                verified.append({'name': ti.name, 'ok': r.returncode == 0 and 'Verified OK' in r.stdout})
+            text = idx.extractfile('APKINDEX').read().decode()
+            entries = []
+            for block in text.split('\n\n'):
+                fields = {}
+                for line in block.split('\n'):
+                    if len(line) > 2 and line[1] == ':': fields[line[0]] = line[2:]
+                if fields: entries.append(fields)
+            res['indexes'][key] = {'members': len(m), 'signatures': verified, 'entries': entries,
+                                   'names': idx.getnames()}
+        for key, path in locals_.items():
+            local = open(path, 'rb').read()
+            m = members(local)
+            info = {'C': 'Q1' + base64.b64encode(hashlib.sha1(m[1]).digest()).decode(), 'size': len(local),
+                    'sha256': hashlib.sha256(local).hexdigest()}
+            try:
+                info['same'] = s3.get_object(Bucket=bucket, Key=prefix + '/' + key)['Body'].read() == local
+            except s3.exceptions.NoSuchKey:
+                info['same'] = None
+            res['packages'][key] = info
+        print(json.dumps(res))
+        """#
+        let r = try server.python(body, bucket: bucket, [prefix, pubkey, String(decoding: try JSONSerialization.data(withJSONObject: packages), as: UTF8.self)])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try JSONSerialization.jsonObject(with: r.stdoutData) as! [String: Any]
+    }
+
+    /// Checks that the repository holds exactly `packages` (key -> local file) correctly: bytes,
+    /// headers, index entries with the right C:, S:, and both index signatures valid.
+    func checkRepository(_ repo: [String: Any], packages: [String: String], file: StaticString = #filePath,
+                         line: UInt = #line) {
+        let objects = repo["objects"] as! [String: [String: Any]]
+        let indexes = repo["indexes"] as! [String: [String: Any]]
+        let pk = repo["packages"] as! [String: [String: Any]]
+        let keyObject = "keys/" + TestKeys.keyName
+        XCTAssertNotNil(objects[keyObject], "public key missing at \(keyObject)", file: file, line: line)
+        let arches = Set(packages.keys.map { String($0.split(separator: "/")[0]) })
+        XCTAssertEqual(Set(indexes.keys), Set(arches.map { "\($0)/APKINDEX.tar.gz" }), file: file, line: line)
+        for (key, _) in packages {
+            let info = pk[key]!
+            XCTAssertEqual(info["same"] as? Bool, true, "\(key): stored bytes differ from the local package", file: file, line: line)
+            let o = objects[key] ?? [:]
+            XCTAssertEqual(o["type"] as? String, "application/octet-stream", key, file: file, line: line)
+            XCTAssertEqual(o["cache"] as? String, "public, max-age=31536000, immutable", key, file: file, line: line)
+            XCTAssertEqual(o["sha256"] as? String, info["sha256"] as? String, "\(key): x-amz-meta-sha256", file: file, line: line)
+            if key.contains("+") {
+                // The copy under the space-for-plus name, which S3 serves for a GET of the '+' name.
+                let alias = key.replacingOccurrences(of: "+", with: " ")
+                XCTAssertEqual(objects[alias]?["sha256"] as? String, info["sha256"] as? String, "\(alias): copy", file: file, line: line)
+                XCTAssertEqual(objects[alias]?["size"] as? Int, info["size"] as? Int, alias, file: file, line: line)
+            }
+            let arch = String(key.split(separator: "/")[0])
+            let entries = (indexes["\(arch)/APKINDEX.tar.gz"]?["entries"] as? [[String: String]]) ?? []
+            let file_ = String(key.split(separator: "/")[1])
+            let matching = entries.filter { "\($0["P"] ?? "")-\($0["V"] ?? "").apk" == file_ }
+            XCTAssertEqual(matching.count, 1, "\(key): \(matching.count) index entries", file: file, line: line)
+            XCTAssertEqual(matching.first?["C"], info["C"] as? String, "\(key): C:", file: file, line: line)
+            XCTAssertEqual(matching.first?["S"], "\(info["size"] as! Int)", "\(key): S:", file: file, line: line)
+        }
+        for (key, idx) in indexes {
+            let entries = idx["entries"] as! [[String: String]]
+            let arch = String(key.split(separator: "/")[0])
+            let expected = Set(packages.keys.filter { $0.hasPrefix(arch + "/") })
+            XCTAssertEqual(Set(entries.map { "\(arch)/\($0["P"]!)-\($0["V"]!).apk" }), expected, key, file: file, line: line)
+            let sigs = idx["signatures"] as! [[String: Any]]
+            XCTAssertEqual(Set(sigs.map { $0["name"] as! String }),
+                           [".SIGN.RSA.\(TestKeys.keyName)", ".SIGN.RSA256.\(TestKeys.keyName)"], key, file: file, line: line)
+            XCTAssertTrue(sigs.allSatisfy { $0["ok"] as! Bool }, "\(key): signature not verified: \(sigs)", file: file, line: line)
+            XCTAssertEqual(idx["names"] as? [String], ["DESCRIPTION", "APKINDEX"], key, file: file, line: line)
+            XCTAssertEqual(objects[key]?["cache"] as? String, "public, max-age=60", key, file: file, line: line)
+        }
+    }
+
+    func jsonReport(_ r: ProcessResult) throws -> [String: Any] {
+        try JSONSerialization.jsonObject(with: r.stdoutData) as! [String: Any]
     }
 }
