@@ -352,31 +352,71 @@ final class S3PublishTests: XCTestCase, S3RepositoryTesting {
     }
 
     /// `apkit publish` killed with SIGKILL at random moments (a multipart upload in flight among
-    /// them), then a rerun: the repository is whole, and no upload the killed runs opened is left.
+    /// them), then a rerun, on moto and on ministack (AUTH=true): the repository is whole, and no
+    /// upload the killed runs opened is left. The moments are drawn from the first 60% of the time a
+    /// whole publish takes on this machine (measured first), so that the runs really are cut short;
+    /// the last run is killed in the middle of its multipart upload (held up in a fault proxy).
     func testKilledPublishesThenARerunLeaveNoOpenUpload() throws {
-        let (server, bucket, dir, big, small) = try bigAndSmall(on: "moto", bigMiB: 24, version: "1-r0")
-        defer { withExtendedLifetime(dir) {} }  // the packages live in it
-        let target = "s3://\(bucket)/kill"
-        var rng = SeededGenerator(seed: 5)
-        for _ in 0..<8 {
+        for name in ["ministack", "moto"] {
+            let (server, bucket, dir, big, small) = try bigAndSmall(on: name, bigMiB: 24, version: "1-r0")
+            defer { withExtendedLifetime(dir) {} }  // the packages live in it
+            // The quicker of two whole publishes (into other prefixes).
+            var whole = Double.infinity
+            for run in 1...2 {
+                let started = Date()
+                let timing = try publish(server, "s3://\(bucket)/timing\(run)", ["--part-size", "5M", big, small])
+                XCTAssertEqual(timing.status, 0, timing.stderr)
+                whole = min(whole, Date().timeIntervalSince(started))
+            }
+            let target = "s3://\(bucket)/kill"
+            var rng = SeededGenerator(seed: 5)
+            var killed = 0
+            for _ in 0..<10 {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: apkitBinary)
+                p.arguments = ["publish", "--to", target, "--endpoint", server.endpoint, "--key", TestKeys.privateKey,
+                               "--part-size", "5M", big, small]
+                p.environment = ProcessInfo.processInfo.environment.merging(server.environment) { _, n in n }
+                p.standardOutput = FileHandle.nullDevice
+                p.standardError = FileHandle.nullDevice
+                try p.run()
+                usleep(UInt32(20_000 + Double(rng.next() % 1000) / 1000 * whole * 600_000))
+                if p.isRunning { kill(p.processIdentifier, SIGKILL); killed += 1 }
+                p.waitUntilExit()
+            }
+            // And one killed for sure with its multipart upload open: a package no run has stored
+            // yet, whose parts are held up in a fault proxy; killed once the first part is sent.
+            let big2 = try makePackage(dir, name: "big2", version: "1-r0", payload: randomData(17 << 20), output: dir.sub("out"))
+            let proxy = try FaultProxy(upstream: server.endpoint, plan: [["op": "UploadPart", "fault": "delay", "seconds": 60, "count": -1]])
             let p = Process()
             p.executableURL = URL(fileURLWithPath: apkitBinary)
-            p.arguments = ["publish", "--to", target, "--endpoint", server.endpoint, "--key", TestKeys.privateKey,
-                           "--part-size", "5M", big, small]
+            p.arguments = ["publish", "--to", target, "--endpoint", proxy.endpoint, "--key", TestKeys.privateKey,
+                           "--part-size", "5M", big2]
             p.environment = ProcessInfo.processInfo.environment.merging(server.environment) { _, n in n }
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
-            usleep(UInt32(200_000 + rng.next() % 1_500_000))
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            let deadline = Date().addingTimeInterval(30)
+            while p.isRunning, Date() < deadline, (try proxy.stats().requests["UploadPart"] ?? 0) == 0 { usleep(20_000) }
+            XCTAssertTrue(p.isRunning, "\(name): the publish through the proxy ended before its parts were held")
+            kill(p.processIdentifier, SIGKILL)
             p.waitUntilExit()
+            proxy.stop()
+            let left = try server.python("print(len(s3.list_multipart_uploads(Bucket=bucket, Prefix='kill/').get('Uploads', [])))",
+                                         bucket: bucket)
+            let leftCount = Int(left.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+            print("\(name): a whole publish takes \(String(format: "%.1f", whole)) s; \(killed) of 10 publishes killed at random "
+                + "moments, one in its upload; \(leftCount) multipart uploads left open before the rerun")
+            XCTAssertGreaterThanOrEqual(killed, 3, "\(name): the publishes were not cut short")
+            XCTAssertGreaterThan(leftCount, 0, "\(name): the killed uploads are not open: the cleanup is not exercised")
+            let r = try publish(server, target, ["--part-size", "5M", big, small, big2])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            let expected = ["x86_64/big-1-r0.apk": big, "x86_64/small-1-r0.apk": small, "x86_64/big2-1-r0.apk": big2]
+            checkRepository(try inspect(server, bucket: bucket, prefix: "kill", packages: expected), packages: expected)
+            let open = try server.python("print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))", bucket: bucket)
+            XCTAssertEqual(open.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0",
+                           "\(name): open uploads left: \(open.stdout) \(open.stderr)")
         }
-        let r = try publish(server, target, ["--part-size", "5M", big, small])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        let expected = ["x86_64/big-1-r0.apk": big, "x86_64/small-1-r0.apk": small]
-        checkRepository(try inspect(server, bucket: bucket, prefix: "kill", packages: expected), packages: expected)
-        let open = try server.python("print(len(s3.list_multipart_uploads(Bucket=bucket).get('Uploads', [])))", bucket: bucket)
-        XCTAssertEqual(open.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "open uploads left: \(open.stdout) \(open.stderr)")
     }
 }
 
