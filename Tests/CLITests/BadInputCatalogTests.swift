@@ -34,17 +34,33 @@ final class BadInputCatalogTests: XCTestCase {
         }
     }
 
-    /// Files a root process cannot be kept from reading: skipped as root (CI runs as root).
+    /// Files the process cannot read. chmod 000 does not keep root out (CAP_DAC_OVERRIDE), so as
+    /// root (CI) each row's apkit runs as nobody (uid/gid 65534, no groups, through util-linux's
+    /// `setpriv`), with the row's directory handed to nobody; skipped only when neither works.
     func testUnreadableFiles() throws {
         let probe = TempDir("apkit-badinput-probe")
         let p = probe.write("probe", "x", mode: 0o000)
+        var dropTo: [String]? = nil
         if access(p, R_OK) == 0 {
-            throw XCTSkip("running as uid \(getuid()) with CAP_DAC_OVERRIDE: chmod 000 does not stop this process reading a file, so 'unreadable' cannot be produced (the rows run when the tests run as a normal user)")
+            let setpriv = "/usr/bin/setpriv"
+            guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else {
+                throw XCTSkip("running as uid \(getuid()) with CAP_DAC_OVERRIDE and no \(setpriv) to drop it: chmod 000 does not stop this process reading a file, so 'unreadable' cannot be produced")
+            }
+            // Dropped to nobody, the probe must be unreadable and apkit runnable.
+            let cat = try runProcess(setpriv, Self.nobody + ["/bin/cat", p])
+            let version = try runProcess(setpriv, Self.nobody + [apkitBinary, "--help"])
+            guard cat.status != 0, version.status == 0 else {
+                throw XCTSkip("cannot run apkit as nobody through setpriv (reading a chmod 000 file: exit \(cat.status); apkit --help: exit \(version.status), \(version.stderr.prefix(200)))")
+            }
+            dropTo = [setpriv] + Self.nobody
         }
         for row in Self.unreadableRows {
-            for p in try Self.problems(row) { XCTFail("[\(row.id)] \(p)") }
+            for p in try Self.problems(row, runAs: dropTo) { XCTFail("[\(row.id)] \(p)") }
         }
     }
+
+    /// `setpriv` arguments that run a command as nobody: uid and gid 65534, no supplementary groups.
+    static let nobody = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"]
 
     /// A full disk while writing: a 64 KiB tmpfs as the output (needs mount, i.e. root).
     func testFullDisk() throws {
@@ -588,14 +604,33 @@ final class BadInputCatalogTests: XCTestCase {
     }
 
     /// Runs a row in a fresh directory (or `dir`) and returns what is wrong with apkit's answer.
-    static func problems(_ row: Row, in dir: TempDir? = nil) throws -> [String] {
+    /// `runAs`: a command prefix that runs apkit as another user (`setpriv ... --`); the row's
+    /// directory is then handed to that user (65534), and shared inputs only the owner may read
+    /// (private keys) are copied into it first, so that only the row's own unreadable file is.
+    static func problems(_ row: Row, in dir: TempDir? = nil, runAs: [String]? = nil) throws -> [String] {
         let t = dir ?? TempDir("apkit-badinput")
-        let inv = try row.make(Ctx(t: t))
-        let before = snapshot(t.path)
+        var inv = try row.make(Ctx(t: t))
         // Nothing from the developer's environment leaks in: no default key, passphrase or epoch.
         var env = ["PACKAGER_PRIVKEY": "", "APKIT_KEY_PASSPHRASE": "", "SOURCE_DATE_EPOCH": "1700000000", "PACKAGER": ""]
+        if runAs != nil {
+            inv.args = try inv.args.map { arg in
+                var st = stat()
+                guard !arg.hasPrefix(t.path + "/"), stat(arg, &st) == 0, st.st_mode & S_IFMT == S_IFREG, st.st_mode & 0o004 == 0
+                else { return arg }
+                let copy = t.sub("shared-inputs/" + (arg as NSString).lastPathComponent)
+                try FileManager.default.createDirectory(atPath: t.sub("shared-inputs"), withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: arg, toPath: copy)
+                chmod(copy, st.st_mode & 0o7777)
+                return copy
+            }
+            let chown = try runProcess("chown", ["-R", "65534:65534", t.path])
+            guard chown.status == 0 else { return ["cannot hand \(t.path) to nobody: \(chown.stderr)"] }
+            env["HOME"] = t.path
+        }
+        let before = snapshot(t.path)
         env.merge(inv.env) { _, new in new }
-        let r = try apkit(inv.args, cwd: inv.cwd, environment: env)
+        let r = try runAs.map { try runProcess($0[0], Array($0.dropFirst()) + [apkitBinary] + inv.args, cwd: inv.cwd, environment: env) }
+            ?? apkit(inv.args, cwd: inv.cwd, environment: env)
         var p: [String] = []
         let e = row.expect
         let shown = "\(inv.args.joined(separator: " ")) -> exit \(r.status), stderr: \(r.stderr.debugDescription), stdout: \(r.stdout.prefix(300).debugDescription)"
