@@ -46,13 +46,19 @@ final class BadInputCatalogTests: XCTestCase {
             guard getuid() == 0, FileManager.default.isExecutableFile(atPath: setpriv) else {
                 throw XCTSkip("running as uid \(getuid()) with CAP_DAC_OVERRIDE and no \(setpriv) to drop it: chmod 000 does not stop this process reading a file, so 'unreadable' cannot be produced")
             }
-            // Dropped to nobody, the probe must be unreadable and apkit runnable.
+            // A copy of apkit nobody can reach whatever the build directory's permissions; dropped
+            // to nobody, a temporary file must be readable, the chmod 000 one not, apkit runnable.
+            let binary = probe.sub("apkit")
+            try FileManager.default.copyItem(atPath: apkitBinary, toPath: binary)
+            chmod(probe.path, 0o755)
+            let readable = probe.write("readable", "x")
             let cat = try runProcess(setpriv, Self.nobody + ["/bin/cat", p])
-            let version = try runProcess(setpriv, Self.nobody + [apkitBinary, "--help"])
-            guard cat.status != 0, version.status == 0 else {
-                throw XCTSkip("cannot run apkit as nobody through setpriv (reading a chmod 000 file: exit \(cat.status); apkit --help: exit \(version.status), \(version.stderr.prefix(200)))")
+            let catOK = try runProcess(setpriv, Self.nobody + ["/bin/cat", readable])
+            let help = try runProcess(setpriv, Self.nobody + [binary, "--help"])
+            guard cat.status != 0, catOK.status == 0, help.status == 0 else {
+                throw XCTSkip("cannot run apkit as nobody through setpriv (reading a chmod 000 file: exit \(cat.status), a 0644 one: exit \(catOK.status); apkit --help: exit \(help.status), \(help.stderr.prefix(200)))")
             }
-            dropTo = [setpriv] + Self.nobody
+            dropTo = [setpriv] + Self.nobody + [binary]
         }
         for row in Self.unreadableRows {
             for p in try Self.problems(row, runAs: dropTo) { XCTFail("[\(row.id)] \(p)") }
@@ -604,7 +610,7 @@ final class BadInputCatalogTests: XCTestCase {
     }
 
     /// Runs a row in a fresh directory (or `dir`) and returns what is wrong with apkit's answer.
-    /// `runAs`: a command prefix that runs apkit as another user (`setpriv ... --`); the row's
+    /// `runAs`: a command that runs apkit as another user (`setpriv ... -- /path/to/apkit`); the row's
     /// directory is then handed to that user (65534), and shared inputs only the owner may read
     /// (private keys) are copied into it first, so that only the row's own unreadable file is.
     static func problems(_ row: Row, in dir: TempDir? = nil, runAs: [String]? = nil) throws -> [String] {
@@ -629,7 +635,7 @@ final class BadInputCatalogTests: XCTestCase {
         }
         let before = snapshot(t.path)
         env.merge(inv.env) { _, new in new }
-        let r = try runAs.map { try runProcess($0[0], Array($0.dropFirst()) + [apkitBinary] + inv.args, cwd: inv.cwd, environment: env) }
+        let r = try runAs.map { try runProcess($0[0], Array($0.dropFirst()) + inv.args, cwd: inv.cwd, environment: env) }
             ?? apkit(inv.args, cwd: inv.cwd, environment: env)
         var p: [String] = []
         let e = row.expect
