@@ -21,6 +21,10 @@ request and still has shots left decides its fate. A rule:
   probability  chance of firing on a matching request (default 1; seeded, see "seed")
   fault        what happens:
     slowdown   answered by the proxy, not forwarded: 503 <Error><Code>SlowDown</Code>...
+    error      answered by the proxy, not forwarded: "status" (default 500) with an S3 <Error>
+               whose <Code> is "code" (default InternalError), or the raw "body" given (an HTML
+               page from a load balancer, say); status 200 gives CompleteMultipartUpload's
+               200-with-an-error answer
     drop       forwarded; the server acts and answers; the answer is thrown away and the client
                connection closed (a lost answer)
     half       forwarded; the client gets the status line, the headers and half the body (half
@@ -182,11 +186,9 @@ class Handler(socketserver.StreamRequestHandler):
         except (Closed, OSError, ValueError):
             pass
 
-    def answer(self, status, reason, body, ctype="application/xml", close=False):
+    def answer(self, status, reason, body, ctype="application/xml", method="GET"):
         head = "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (status, reason, ctype, len(body))
-        if close:
-            head += "Connection: close\r\n"
-        self.wfile.write(head.encode() + b"\r\n" + body)
+        self.wfile.write(head.encode() + b"\r\n" + (b"" if method == "HEAD" else body))
         self.wfile.flush()
 
     def one(self):
@@ -217,7 +219,17 @@ class Handler(socketserver.StreamRequestHandler):
         rule = choose(op, method, target.split("?", 1)[0])
         fault = rule["fault"] if rule else None
         if fault == "slowdown":
-            self.answer(503, "Slow Down", SLOWDOWN)
+            self.answer(503, "Slow Down", SLOWDOWN, method=method)
+            return True
+        if fault == "error":
+            status = int(rule.get("status", 500))
+            if "body" in rule:
+                body, ctype = rule["body"].encode(), rule.get("content_type", "text/html")
+            else:
+                body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>fault_proxy</Message>'
+                        '<RequestId>FAULTPROXY</RequestId></Error>' % rule.get("code", "InternalError")).encode()
+                ctype = "application/xml"
+            self.answer(status, "OK" if status == 200 else "Error", body, ctype, method=method)
             return True
         if fault == "reset":
             return False
