@@ -148,21 +148,31 @@ final class S3FaultProxyTests: XCTestCase, S3RepositoryTesting {
 
     // MARK: tests
 
-    /// 503 SlowDown bursts: two in a row on every kind of request are ridden out by the retries;
-    /// SlowDown on every UploadPart fails the run with one line after a bounded number of tries,
-    /// and the upload is aborted.
+    /// 503 SlowDown bursts: two in a row on every kind of request are ridden out by the retries,
+    /// as are other server errors (500 InternalError on a HEAD, a load balancer's 502 HTML page,
+    /// CompleteMultipartUpload's 200 holding an InternalError); SlowDown on every UploadPart fails
+    /// the run with one line after a bounded number of tries, and the upload is aborted (its
+    /// AbortMultipartUpload answer lost on the way, too).
     func testSlowDownBursts() throws {
         let pk = try packages()
         for (server, bucket) in try servers() {
             let ops = ["HeadObject", "GetObject", "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload",
                        "ListMultipartUploads"]
+            // Per request at most three failures in a row (AWS_MAX_ATTEMPTS=4): the other errors
+            // come first, then the two SlowDowns.
             scenarioOrFail {
                 try scenario(server, bucket: bucket, prefix: "burst", seed: [pk.small], publishing: [pk.big, pk.extra],
-                             plan: ops.map { ["op": $0, "fault": "slowdown", "count": 2] }, succeeds: true, within: 30)
+                             plan: [["op": "HeadObject", "fault": "error", "status": 500],
+                                    ["op": "PutObject", "key": "APKINDEX", "fault": "error", "status": 502,
+                                     "body": "<html><body>502 Bad Gateway</body></html>"],
+                                    ["op": "CompleteMultipartUpload", "fault": "error", "status": 200, "code": "InternalError"]]
+                                + ops.map { ["op": $0, "fault": "slowdown", "count": 2] },
+                             succeeds: true, within: 30)
             }
             scenarioOrFail {
                 let o = try scenario(server, bucket: bucket, prefix: "storm", seed: [pk.small], publishing: [pk.big, pk.extra],
-                                     plan: [["op": "UploadPart", "fault": "slowdown", "count": -1]], succeeds: false, within: 30)
+                                     plan: [["op": "UploadPart", "fault": "slowdown", "count": -1],
+                                            ["op": "AbortMultipartUpload", "fault": "drop"]], succeeds: false, within: 30)
                 XCTAssertTrue(o.result.stderr.contains("SlowDown") && o.result.stderr.contains("gave up after 4 attempts"),
                               o.result.stderr)
                 // Four tries of the first parts in flight (two at a time), then no more parts.
@@ -194,7 +204,8 @@ final class S3FaultProxyTests: XCTestCase, S3RepositoryTesting {
             // must still be told apart from a refusal, and its object deleted.
             scenarioOrFail {
                 try scenario(server, bucket: bucket, prefix: "lost-probe", publishing: [pk.small],
-                             plan: [["op": "PutObject", "key": ".apkit-probe", "fault": "drop"]], succeeds: true, within: 20)
+                             plan: [["op": "PutObject", "key": ".apkit-probe", "fault": "drop"],
+                                    ["op": "DeleteObject", "key": ".apkit-probe", "fault": "drop"]], succeeds: true, within: 20)
             }
             // A CreateMultipartUpload answer is lost (an upload nobody knows the id of is open), then
             // the parts fail for good: the run fails, and neither upload is left open.
