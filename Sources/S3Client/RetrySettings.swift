@@ -6,8 +6,10 @@ extension AWSEnvironment {
     ///   per request, the first included, 1 ... 20;
     /// - `APKIT_S3_RETRY_DELAY`: the backoff's base delay in seconds (0 ... 60; the n-th retry waits
     ///   a random time up to base × 2^(n-1), at most 8 s or the base, whichever is larger);
-    /// - `APKIT_S3_TIMEOUT`: seconds a request may go without a byte moving before it is abandoned
-    ///   (and retried), 1 ... 3600; also caps the connect timeout.
+    /// - `APKIT_S3_TIMEOUT`: seconds a request may go with (next to) no byte moving before it is
+    ///   abandoned and retried, 1 ... 3600 (libcurl's low-speed check at 1 byte/s; its speed is an
+    ///   average over the last few seconds, so a stall right after a fast transfer is noticed up to
+    ///   ~5 s later); also caps the connect timeout.
     /// A value that is not a number in range is a configuration error naming the variable.
     public func applyRetrySettings(to config: inout S3Configuration, profile: String? = nil) throws {
         func number(_ name: String, _ text: String, _ range: ClosedRange<Double>) throws -> Double {
