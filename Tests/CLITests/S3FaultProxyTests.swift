@@ -250,7 +250,8 @@ final class S3FaultProxyTests: XCTestCase, S3RepositoryTesting {
                                             ["op": "CompleteMultipartUpload", "fault": "delay", "seconds": 0.5],
                                             ["op": "PutObject", "key": "APKINDEX", "fault": "delay", "seconds": 0.5]],
                                      succeeds: true, within: 30)
-                // 2 s for the stalled part (cut at APKIT_S3_TIMEOUT), 2 s of delays, the trickles.
+                // The stalled part (cut by APKIT_S3_TIMEOUT=2 after libcurl's speed average falls),
+                // 2 s of delays, the trickles; a stall waited out would take 60 s.
                 XCTAssertGreaterThan(o.seconds, 4, "the delays did not slow the run down")
             }
         }
