@@ -10,7 +10,7 @@ import XCTest
 /// run as soon as it is in the README, and fails the test until it works. The commands run in
 /// README order, one section (`##` heading) at a time in a fresh copy of a work directory that
 /// holds what the examples take for granted (a staged tree `stage/`, keys named as the examples
-/// name them, a built package, a project), with HOME in the same temporary world, the built
+/// name them, a project; in a section that builds nothing, a package built already), with HOME in the same temporary world, the built
 /// `apkit` first on PATH, and `/tmp/...`, `/srv/repo`, `s3://BUCKET` and the S3 endpoint pointed
 /// into the world or at the local S3 test server. Within a section, the working directory and
 /// exported variables carry over from one command to the next, as in one terminal.
@@ -170,7 +170,7 @@ final class ReadmeExamplesTests: XCTestCase {
     /// Every example that needs no S3 server, section by section.
     func testLocalExamplesRun() throws {
         let blocks = try Self.extract()
-        let world = try World(s3: nil)
+        let world = try ReadmeWorld(s3: nil)
         try runSections(blocks, world: world) { steps in !steps.contains { $0.text.contains("s3://") } }
     }
 
@@ -180,12 +180,12 @@ final class ReadmeExamplesTests: XCTestCase {
             throw XCTSkip("S3 test servers are not running: run `source .ci/s3-servers.sh` first")
         }
         let blocks = try Self.extract()
-        let world = try World(s3: endpoint)
+        let world = try ReadmeWorld(s3: endpoint)
         try runSections(blocks, world: world) { steps in steps.contains { $0.text.contains("s3://") } }
     }
 
     /// Runs, in order, every section whose runnable commands `select` accepts.
-    func runSections(_ blocks: [Block], world: World, select: ([Command]) -> Bool) throws {
+    func runSections(_ blocks: [Block], world: ReadmeWorld, select: ([Command]) -> Bool) throws {
         var sections: [(key: String, blocks: [Block])] = []
         for b in blocks {
             let key = b.file + "#" + b.section
@@ -243,7 +243,7 @@ final class ReadmeExamplesTests: XCTestCase {
 // MARK: - The world the examples run in
 
 /// A temporary HOME, /tmp, /srv and the template of the work directory each section starts from.
-final class World {
+final class ReadmeWorld {
     let t = TempDir("apkit-readme")
     let s3: String?
     var home: String { t.sub("home") }
@@ -335,7 +335,7 @@ final class World {
     /// A copy of the template. With `builtWith`, the project is built already, signed with that
     /// key: `packages/x86_64/hello-1.2.3-r0.apk` (as the README's `apkit pack` example makes it)
     /// and the public key in `keys/`.
-    func session(_ n: Int, builtWith key: String?) throws -> Session {
+    func session(_ n: Int, builtWith key: String?) throws -> ReadmeSession {
         let work = t.sub("work-\(n)")
         let cp = try runProcess("cp", ["-a", template, work])
         XCTAssertEqual(cp.status, 0, cp.stderr)
@@ -345,7 +345,7 @@ final class World {
             XCTAssertEqual(built.status, 0, built.stderr)
             try FileManager.default.copyItem(atPath: work + "/" + key + ".pub", toPath: work + "/keys/" + key + ".pub")
         }
-        return try Session(world: self, work: work)
+        return try ReadmeSession(world: self, work: work)
     }
 
     /// Every package and index under the world, with its size and mtime.
@@ -375,14 +375,14 @@ final class World {
 }
 
 /// One section's terminal: the working directory and exported variables carry over.
-final class Session {
-    let world: World
+final class ReadmeSession {
+    let world: ReadmeWorld
     let work: String
     let state: String
     private(set) var cwd: String
     private var artifacts: [String: String]
 
-    init(world: World, work: String) throws {
+    init(world: ReadmeWorld, work: String) throws {
         self.world = world
         self.work = work
         state = work + ".state"
@@ -392,7 +392,7 @@ final class Session {
         guard FileManager.default.createFile(atPath: state, contents: Data(setup.utf8)) else { throw CocoaError(.fileWriteUnknown) }
     }
 
-    func run(_ c: ReadmeExamplesTests.Command, block b: ReadmeExamplesTests.Block, file: StaticString = #filePath, line: UInt = #line) throws -> ProcessResult {
+    func run(_ c: ReadmeExamplesTests.Command, block b: ReadmeExamplesTests.Block) throws -> ProcessResult {
         let where_ = "\(b.file):\(c.line): `\(c.text)`"
         let text = world.substitute(c.text)
         for name in world.buckets(in: c.text) { try createBucket(world.bucket(name)) }
