@@ -27,6 +27,8 @@ struct V3PackageWriter {
         /// Index of the first path of a hard-link group (in `members`), for followers.
         var linkLeader: Int?
         var hash: [UInt8] = []
+        /// Read with the hash from the open file (regular files); nil: read by path when written.
+        var xattrs: [(name: String, value: [UInt8])]? = nil
         var hasData: Bool { entry.kind == .file && linkLeader == nil && entry.size > 0 }
     }
 
@@ -81,12 +83,13 @@ struct V3PackageWriter {
                 }
                 let mtime = arena.int(spec.sourceDateEpoch ?? e.mtime)
                 let size = arena.int(e.kind == .symlink ? Int64(e.linkTarget.utf8.count) : e.size)
-                let acl = writeACL(e, path: root + "/" + e.path, owners: owners, into: arena)
+                let acl = writeACL(e, path: root + "/" + e.path, xattrs: m.xattrs, owners: owners, into: arena)
                 fileValues.append(arena.object([ADBField.File.name: name, ADBField.File.acl: acl, ADBField.File.size: size,
                                                 ADBField.File.mtime: mtime, ADBField.File.hash: hash, ADBField.File.target: target]))
             }
             let dirName = d.entry.path.isEmpty ? ADBValue.null : arena.string(d.entry.path)
-            let acl = writeACL(d.entry, path: d.entry.path.isEmpty ? root : root + "/" + d.entry.path, owners: owners, into: arena)
+            let acl = writeACL(d.entry, path: d.entry.path.isEmpty ? root : root + "/" + d.entry.path, xattrs: nil,
+                               owners: owners, into: arena)
             let files = arena.vector(fileValues)   // already in name order (the walk's)
             pathValues.append(arena.object([ADBField.Dir.name: dirName, ADBField.Dir.acl: acl, ADBField.Dir.files: files]))
         }
@@ -163,45 +166,69 @@ struct V3PackageWriter {
         return total == 0 && (hasFiles || hasScripts) ? 1 : total
     }
 
-    /// SHA-256 of every regular file (followers of a hard link take their leader's), on
-    /// `compression.threads` threads of the shared worker pool.
+    /// SHA-256 and xattrs of every regular file (followers of a hard link take their leader's
+    /// hash), on `compression.threads` threads of the shared worker pool. Files go in batches
+    /// (up to 256 files or 4 MiB), so that small files cost no hand-off each.
     func hashFiles(_ members: inout [Member], root: String) throws {
-        let results = Mutex<[Int: [UInt8]]>([:])
+        typealias Found = (hash: [UInt8], xattrs: [(name: String, value: [UInt8])])
+        let results = Mutex<[Int: Found]>([:])
         let failure = Mutex<(any Error)?>(nil)
         let pool = WorkerPool(threads: compression.threads, backlog: 4 * compression.threads, name: "apkit-hash")
         defer { pool.stop() }
-        for i in members.indices where members[i].entry.kind == .file && members[i].linkLeader == nil {
-            let path = root + "/" + members[i].entry.path, size = members[i].entry.size
+        var batch: [(index: Int, path: String, size: Int64)] = []
+        var batchBytes: Int64 = 0
+        func submit() {
+            let jobs = batch
+            batch = []
+            batchBytes = 0
             pool.submit {
+                let largest = jobs.map(\.size).max() ?? 0
+                var buffer = [UInt8](repeating: 0, count: Int(min(max(largest, 1), 1 << 20)) + 1)
+                var found: [(Int, Found)] = []
+                found.reserveCapacity(jobs.count)
                 do {
-                    let d = Digest(.sha256)
-                    var buffer = [UInt8](repeating: 0, count: Int(min(max(size, 1), 1 << 20)) + 1)
-                    let total = try FileSource.stream(path, buffer: &buffer) { d.update($0) }
-                    if total != size { throw FormatError.changedWhilePackaging(path) }
-                    let h = d.finalize()
-                    results.withLock { $0[i] = h }
+                    for job in jobs {
+                        let file = try FileSource(path: job.path)
+                        let d = Digest(.sha256)
+                        let total = try file.stream(buffer: &buffer) { d.update($0) }
+                        if total != job.size { throw FormatError.changedWhilePackaging(job.path) }
+                        found.append((job.index, (d.finalize(), StagedTree.xattrs(of: file, abuildRule: false))))
+                    }
+                    results.withLock { r in for (i, f) in found { r[i] = f } }
                 } catch {
                     failure.withLock { if $0 == nil { $0 = error } }
                 }
             }
         }
+        for i in members.indices where members[i].entry.kind == .file && members[i].linkLeader == nil {
+            batch.append((i, root + "/" + members[i].entry.path, members[i].entry.size))
+            batchBytes += members[i].entry.size
+            if batch.count >= 256 || batchBytes >= 4 << 20 { submit() }
+        }
+        if !batch.isEmpty { submit() }
         pool.waitForAll()
         if let e = failure.withLock({ $0 }) { throw e }
-        let hashes = results.withLock { $0 }
-        for i in members.indices {
-            if let l = members[i].linkLeader { members[i].hash = hashes[l] ?? [] }
-            else if members[i].entry.kind == .file { members[i].hash = hashes[i] ?? [] }
+        let found = results.withLock { $0 }
+        for i in members.indices where members[i].entry.kind == .file {
+            if let l = members[i].linkLeader {
+                members[i].hash = found[l]?.hash ?? []
+            } else if let f = found[i] {
+                members[i].hash = f.hash
+                members[i].xattrs = f.xattrs
+            }
         }
     }
 
 
-    func writeACL(_ e: TreeEntry, path: String, owners: OwnerPolicy, into arena: ADBWriter) -> ADBValue {
+    /// `xattrs`: already read (from the open file while hashing); nil reads them by path.
+    func writeACL(_ e: TreeEntry, path: String, xattrs known: [(name: String, value: [UInt8])]?, owners: OwnerPolicy,
+                  into arena: ADBWriter) -> ADBValue {
         let mode = arena.int(Int64(e.kind == .symlink ? 0o777 : e.mode))
         let (user, group) = owners.names(for: e)
         let u = arena.string(user), g = arena.string(group)
         var xattrs = ADBValue.null
         if e.kind != .symlink {
-            let values = StagedTree.xattrs(of: path, abuildRule: false).map { arena.blob(Array($0.name.utf8) + [0] + $0.value) }
+            let values = (known ?? StagedTree.xattrs(of: path, abuildRule: false)).map { arena.blob(Array($0.name.utf8) + [0] + $0.value) }
             let sorted = values.sorted { a, b in
                 let x = (try? arena.view.blob(a)) ?? nil, y = (try? arena.view.blob(b)) ?? nil
                 return (x ?? []).lexicographicallyPrecedes(y ?? [])

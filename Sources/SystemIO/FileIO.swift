@@ -84,7 +84,8 @@ public final class FileSink: ByteSink {
 /// Reads a file in bounded chunks.
 public final class FileSource {
     public let path: String
-    let fd: Int32
+    /// The open descriptor (for calls on the file itself, such as its xattrs); closed on deinit.
+    public let fd: Int32
     public init(path: String) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -100,7 +101,13 @@ public final class FileSource {
     /// many were read (less than `limit` when the file is shorter).
     public static func stream(_ path: String, buffer: inout [UInt8], limit: Int64 = .max,
                               _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
-        let src = try FileSource(path: path)
+        try FileSource(path: path).stream(buffer: &buffer, limit: limit, body)
+    }
+
+    /// Streams up to `limit` bytes from the current offset to `body` through `buffer`.
+    public func stream(buffer: inout [UInt8], limit: Int64 = .max,
+                       _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Int64 {
+        let src = self
         var total: Int64 = 0
         while total < limit {
             let n = try buffer.withUnsafeMutableBytes { try src.read(into: $0) }
@@ -110,6 +117,11 @@ public final class FileSource {
             total += Int64(take)
         }
         return total
+    }
+
+    /// Back to the start of the file (to read it a second time without opening it again).
+    public func rewind() throws {
+        if lseek(fd, 0, SEEK_SET) < 0 { throw SystemError.current(path: path, "seek failed") }
     }
 
     /// Streams the whole file to `sink` in chunks of `chunkSize`.

@@ -290,6 +290,22 @@ final class TracingTests: XCTestCase {
         XCTAssertFalse(r2.autoDepends.contains("pkgconfig"))
     }
 
+    /// A tree of many files has its ELF headers read on all cores (TraceTree.prefetchELF):
+    /// the result is the same as one thread's, ELF files spread among 600 others included.
+    func testManyFilesTraceAsFewDo() throws {
+        let build = TempDir("trace-build"), pkg = TempDir("trace-pkg")
+        try buildLibAndProgram(in: build)
+        try makePackage(pkg, build: build)
+        let few = try DependencyTracer.trace(root: pkg.url, packageName: "foo", fullVersion: "1.0-r2", arch: "x86_64")
+        for i in 0..<600 { pkg.write("usr/share/foo/\(i / 100)/f\(i)", "data \(i)\n") }
+        try FileManager.default.copyItem(atPath: build.sub("prog"), toPath: pkg.sub("usr/share/foo/3/prog-copy"))
+        let many = try DependencyTracer.trace(root: pkg.url, packageName: "foo", fullVersion: "1.0-r2", arch: "x86_64")
+        XCTAssertEqual(many.autoProvides, few.autoProvides)
+        XCTAssertEqual(many.autoDepends, few.autoDepends)
+        // The copy among the filler files is found: its $ORIGIN rpath is there.
+        XCTAssertEqual(many.rpaths, ["/usr/bin/../lib/foo", "/usr/share/foo/3/../lib/foo"])
+    }
+
     /// The .pc parser agrees with the host's pkgconf on provides and requires.
     func testPkgConfigAgreesWithPkgconf() throws {
         let pkg = TempDir("trace-pc")

@@ -173,20 +173,33 @@ public enum StagedTree {
     /// sorted by name, `security.selinux` dropped; apk mkpkg's (`abuildRule: false`, v3): all of
     /// them, in the order the file system lists them.
     public static func xattrs(of path: String, abuildRule: Bool = true) -> [(name: String, value: [UInt8])] {
-        let size = Int(apkit_llistxattr(path, nil, 0))
+        xattrs(abuildRule: abuildRule, list: { apkit_llistxattr(path, $0, $1) },
+               get: { apkit_lgetxattr(path, $0, $1, $2) })
+    }
+
+    /// The same for an open file: no second path lookup.
+    public static func xattrs(of file: FileSource, abuildRule: Bool = true) -> [(name: String, value: [UInt8])] {
+        let fd = file.fd
+        return xattrs(abuildRule: abuildRule, list: { apkit_flistxattr(fd, $0, $1) },
+                      get: { apkit_fgetxattr(fd, $0, $1, $2) })
+    }
+
+    private static func xattrs(abuildRule: Bool, list: (UnsafeMutablePointer<CChar>?, UInt) -> Int,
+                               get: (String, UnsafeMutableRawPointer?, UInt) -> Int) -> [(name: String, value: [UInt8])] {
+        let size = list(nil, 0)
         guard size > 0 else { return [] }
         var names = [CChar](repeating: 0, count: size)
-        let got = Int(apkit_llistxattr(path, &names, UInt(size)))
+        let got = list(&names, UInt(size))
         guard got > 0 else { return [] }
         var result: [(String, [UInt8])] = []
         for raw in names[0..<got].split(separator: 0) {
             let name = String(decoding: raw.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if abuildRule && name == "security.selinux" { continue }
-            let vlen = Int(apkit_lgetxattr(path, name, nil, 0))
+            let vlen = get(name, nil, 0)
             guard vlen >= 0 else { continue }
             var value = [UInt8](repeating: 0, count: vlen)
             if vlen > 0 {
-                let n = Int(apkit_lgetxattr(path, name, &value, UInt(vlen)))
+                let n = value.withUnsafeMutableBytes { get(name, $0.baseAddress, UInt(vlen)) }
                 guard n >= 0 else { continue }
                 value = Array(value[0..<n])
             }

@@ -282,6 +282,7 @@ public enum DependencyTracer {
     /// the file's directory (absolute, as installed).
     static func rpaths(_ tree: TraceTree) throws -> [String] {
         var out: [String] = []
+        try tree.prefetchELF()
         for e in try tree.walk() where e.kind == .file {
             guard let elf = tree.elf(e.path) else { continue }
             let dir = "/" + (e.path as NSString).deletingLastPathComponent

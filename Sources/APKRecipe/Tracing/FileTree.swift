@@ -1,5 +1,7 @@
 import APKCore
 import Foundation
+import Synchronization
+import SystemIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -23,6 +25,7 @@ final class TraceTree {
     let root: String
     private var fullWalk: [Entry]? = nil
     private var elfFiles: [String: ELFFile?] = [:]
+    private var elfPrefetched = false
 
     enum Kind { case file, directory, symlink, other }
 
@@ -82,6 +85,30 @@ final class TraceTree {
 
     /// Every entry below `rel` (paths relative to the root), depth first.
     func walk(_ rel: String, depth: Int = 0) -> [Entry] { walkUncached(rel, depth: depth) }
+
+    /// Parses the ELF header of every regular file once, on every core, into the cache `elf(_:)`
+    /// reads: a tree of many small files costs an open and a read each, which one thread would
+    /// otherwise do one after the other. Batches of 256 files, so small files cost no hand-off each.
+    func prefetchELF() throws {
+        guard !elfPrefetched else { return }
+        elfPrefetched = true
+        let files = try walk().filter { $0.kind == .file && elfFiles[$0.path] == nil }.map(\.path)
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        guard files.count > 256, threads > 1 else { return }
+        let root = self.root
+        let parsed = Mutex<[(String, ELFFile?)]>([])
+        let pool = WorkerPool(threads: threads, backlog: 2 * threads, name: "apkit-elf")
+        defer { pool.stop() }
+        for start in stride(from: 0, to: files.count, by: 256) {
+            let batch = Array(files[start..<min(start + 256, files.count)])
+            pool.submit {
+                let found = batch.map { rel -> (String, ELFFile?) in (rel, (try? ELFFile.read(path: root + "/" + rel)) ?? nil) }
+                parsed.withLock { $0.append(contentsOf: found) }
+            }
+        }
+        pool.waitForAll()
+        for (rel, elf) in parsed.withLock({ $0 }) { elfFiles[rel] = .some(elf) }
+    }
 
     /// The ELF file at `rel`, parsed once; nil when it is not (well-formed) ELF.
     func elf(_ rel: String) -> ELFFile? {

@@ -79,33 +79,38 @@ public struct PackageBuilder: Sendable {
                 if let u = names.user(e.uid), spec.users.contains(u) { t.userName = u }
                 if let g = names.group(e.gid), spec.groups.contains(g) { t.groupName = g }
             }
-            t.xattrs = StagedTree.xattrs(of: full)
             switch e.kind {
             case .directory:
+                t.xattrs = StagedTree.xattrs(of: full)
                 t.type = .directory
                 try tar.begin(t)
             case .symlink:
+                t.xattrs = StagedTree.xattrs(of: full)
                 t.type = .symlink
                 t.mode = 0o777
                 t.linkTarget = e.linkTarget
                 t.sha1 = Digest.hash(.sha1, Array(e.linkTarget.utf8))
                 try tar.begin(t)
             case .characterDevice, .blockDevice, .fifo:
+                t.xattrs = StagedTree.xattrs(of: full)
                 t.type = e.kind == .fifo ? .fifo : (e.kind == .blockDevice ? .blockDevice : .characterDevice)
                 t.deviceMajor = e.rdevMajor
                 t.deviceMinor = e.rdevMinor
                 try tar.begin(t)
             case .file:
                 if let first = e.hardlinkTo {
+                    t.xattrs = StagedTree.xattrs(of: full)
                     t.type = .hardlink
                     t.linkTarget = first
                     try tar.begin(t)
                     continue
                 }
+                // One open per file: its xattrs, its SHA-1 and its content all come from it.
+                let src = try FileSource(path: full)
+                t.xattrs = StagedTree.xattrs(of: src)
                 t.size = e.size
                 if e.size <= Int64(buffer.count) {
                     // Small file: one read, hashed and written from memory.
-                    let src = try FileSource(path: full)
                     var got = 0
                     while got <= Int(e.size) {
                         let n = try buffer.withUnsafeMutableBytes { try src.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
@@ -118,13 +123,14 @@ public struct PackageBuilder: Sendable {
                     try tar.begin(t)
                     try buffer.withUnsafeBytes { try tar.writeContent(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                 } else {
-                    // Large file, streamed twice: the SHA-1 goes in the header, before the content.
+                    // Large file, read twice: the SHA-1 goes in the header, before the content.
                     let sha1 = Digest(.sha1)
-                    let hashed = try FileSource.stream(full, buffer: &buffer) { sha1.update($0) }
+                    let hashed = try src.stream(buffer: &buffer) { sha1.update($0) }
                     guard hashed == e.size else { throw FormatError.changedWhilePackaging(full) }
                     t.sha1 = sha1.finalize()
                     try tar.begin(t)
-                    let copied = try FileSource.stream(full, buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
+                    try src.rewind()
+                    let copied = try src.stream(buffer: &buffer, limit: e.size) { try tar.writeContent($0) }
                     guard copied == e.size else { throw FormatError.changedWhilePackaging(full) }
                 }
                 try tar.finishContent(size: e.size)

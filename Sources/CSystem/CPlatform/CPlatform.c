@@ -21,3 +21,11 @@ long apkit_llistxattr(const char *path, char *list, unsigned long size) {
 long apkit_lgetxattr(const char *path, const char *name, void *value, unsigned long size) {
     return (long)lgetxattr(path, name, value, size);
 }
+
+long apkit_flistxattr(int fd, char *list, unsigned long size) {
+    return (long)flistxattr(fd, list, size);
+}
+
+long apkit_fgetxattr(int fd, const char *name, void *value, unsigned long size) {
+    return (long)fgetxattr(fd, name, value, size);
+}
