@@ -36,6 +36,10 @@ SDE = "1700000000"  # SOURCE_DATE_EPOCH for every tool that takes one
 TAR_FLAGS = ["--format=posix", "--pax-option=exthdr.name=%d/PaxHeaders/%f,atime:=0,ctime:=0", "--sort=name",
              "--mtime=@" + SDE, "--owner=0", "--group=0", "--numeric-owner"]
 LIBS_SOURCE = "/opt/swift/usr/lib/swift/linux"
+# abuild's data tar pipeline: GNU tar | abuild-tar --hash | gzip -9 (the pax SHA-1 records apk
+# checks per file are part of every real abuild package, and of apkit's and nFPM's).
+ABUILD = "abuild (tar|abuild-tar|gzip -9)"
+HASH_FILTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "tools", "abuild_data_tar.py")
 
 
 def log(*a):
@@ -173,13 +177,13 @@ def nfpm_binary():
 
 
 ABUILD_SH = r"""#!/bin/bash
-# abuild's packaging steps with standard tools: data tar | gzip -9, .PKGINFO with datahash,
+# abuild's packaging steps: data tar | abuild-tar --hash | gzip -9, .PKGINFO with datahash,
 # cut control tar | gzip -9, openssl SHA-1 signature, cut signature tar | gzip -9, concatenated.
 set -euo pipefail
 tree=$1; out=$2; key=$3; gz=${4:-gzip -n -9}
 TAR=(tar FLAGS)
 mkdir -p "$out/ctl" "$out/sig"
-(cd "$tree" && "${TAR[@]}" -cf - $(ls -A | LC_ALL=C sort)) | $gz > "$out/data.tar.gz"
+(cd "$tree" && "${TAR[@]}" -cf - $(ls -A | LC_ALL=C sort)) | HASH | $gz > "$out/data.tar.gz"
 sum=$(sha256sum "$out/data.tar.gz" | cut -d' ' -f1)
 size=$(du -sb "$tree" | cut -f1)
 cat > "$out/ctl/.PKGINFO" <<EOF
@@ -206,17 +210,25 @@ rm -rf "$out/ctl" "$out/sig" "$out/sig.tar.gz" "$out/control.tar.gz" "$out/data.
 PIGZ_SH = r"""#!/bin/bash
 set -euo pipefail
 tree=$1; out=$2
-(cd "$tree" && tar FLAGS -cf - $(ls -A | LC_ALL=C sort)) | pigz -9 > "$out/data.tar.gz"
+(cd "$tree" && tar FLAGS -cf - $(ls -A | LC_ALL=C sort)) | HASH | pigz -9 > "$out/data.tar.gz"
 """
 
 
-def write_scripts(key):
+def hash_command(abuild_tar):
+    """abuild-tar --hash: the real one when given (built from abuild's sources), else the test
+    suite's Python re-implementation (byte-identical output, slower)."""
+    if abuild_tar:
+        return "'%s' --hash" % os.path.abspath(abuild_tar)
+    return "'%s' '%s' --hash" % (sys.executable, os.path.abspath(HASH_FILTER))
+
+
+def write_scripts(key, abuild_tar=None):
     flags = " ".join("'%s'" % f for f in TAR_FLAGS)
     paths = {}
     for name, body in (("abuild.sh", ABUILD_SH), ("pigz.sh", PIGZ_SH)):
         p = os.path.join(WORK, name)
         with open(p, "w") as f:
-            f.write(body.replace("FLAGS", flags).replace("SDE", SDE))
+            f.write(body.replace("FLAGS", flags).replace("SDE", SDE).replace("HASH", hash_command(abuild_tar)))
         os.chmod(p, 0o755)
         paths[name] = p
     return paths
@@ -250,7 +262,7 @@ def make_tools(args, apkit, tree_name, tree, key, scripts):
     for prof in args.profiles:
         tools[f"apkit {prof}"] = [apkit, "pack", tree, "--name", "bench", "--version", "1.0-r0", "--key", key,
                                   "--compression", prof, "--output", "{out}"]
-    tools["abuild (tar|gzip -9)"] = [scripts["abuild.sh"], tree, "{out}", key]
+    tools[ABUILD] = [scripts["abuild.sh"], tree, "{out}", key]
     tools["nFPM"] = [nfpm_binary(), "pkg", "-p", "apk", "-f", nfpm_config(tree_name, tree, key), "-t", "{out}/bench.apk"]
     if not args.no_pigz:
         tools["tar|pigz -9 (data only)"] = [scripts["pigz.sh"], tree, "{out}"]
@@ -365,13 +377,13 @@ def summarize(samples):
 
 
 GOALS = [  # (tool, what, peer, limit, hard?)
-    ("apkit default", "size", "abuild (tar|gzip -9)", 1.00, "goal <"),
-    ("apkit default", "size", "abuild (tar|gzip -9)", 0.985, "aim ≤"),
+    ("apkit default", "size", ABUILD, 1.00, "goal <"),
+    ("apkit default", "size", ABUILD, 0.985, "aim ≤"),
     ("apkit default", "wall", "nFPM", 1.00, "goal ≤"),
     ("apkit default", "wall", "nFPM", 0.70, "aim ≤"),
     ("apkit default", "rss", None, 64, "goal ≤"),
-    ("apkit max", "size", "abuild (tar|gzip -9)", 0.955, "goal ≤"),
-    ("apkit max", "wall", "abuild (tar|gzip -9)", 0.50, "aim ≤"),
+    ("apkit max", "size", ABUILD, 0.955, "goal ≤"),
+    ("apkit max", "wall", ABUILD, 0.50, "aim ≤"),
     ("apkit max", "rss", None, 64, "goal ≤"),
     ("apkit fast", "size", "nFPM", 0.93, "goal ≤"),
     ("apkit fast", "wall", "nFPM", 0.60, "goal ≤"),
@@ -385,8 +397,8 @@ GOALS_V3 = [
     ("apkit v3 default", "wall", "apk mkpkg", 0.50, "goal ≤"),
     ("apkit v3 default", "size", "apk mkpkg", 1.00, "goal ≤"),
     ("apkit v3 fast", "wall", "nFPM", 0.50, "goal ≤"),
-    ("apkit v3 fast", "size", "abuild (tar|gzip -9)", 0.95, "goal ≤"),
-    ("apkit v3 max", "size", "abuild (tar|gzip -9)", 0.75, "goal ≤"),
+    ("apkit v3 fast", "size", ABUILD, 0.95, "goal ≤"),
+    ("apkit v3 max", "size", ABUILD, 0.75, "goal ≤"),
 ]
 
 # Ratios shown for the v3 rows, whatever the goals (same-compression pairs included).
@@ -431,7 +443,7 @@ def v3_section(tree, info):
     if not v3:
         return []
     md = [f"### {tree}: apk v3", ""]
-    peers = [(p, short) for p, short in (("apk mkpkg", "mkpkg"), ("abuild (tar|gzip -9)", "abuild"), ("nFPM", "nFPM"))
+    peers = [(p, short) for p, short in (("apk mkpkg", "mkpkg"), (ABUILD, "abuild"), ("nFPM", "nFPM"))
              if p in summ]
     head = "| tool | wall s | CPU s | peak RSS MiB | size bytes |"
     sep = "| --- | ---: | ---: | ---: | ---: |"
@@ -477,11 +489,13 @@ def write_report(args, meta, results, stamp):
            + (f", at the end {meta['load_end']}" if meta.get("load_end") else ""),
            f"- apkit {meta['apkit_commit']} (release build), nFPM {meta['nfpm']}, {meta['gzip']}, {meta['pigz']}, {meta['tar']}"
            + (f", {meta['apk3']}" if meta.get("apk3") else ""),
+           f"- abuild's pipeline: GNU tar with abuild's flags | abuild-tar --hash ({meta.get('abuild_tar', '?')}) | gzip -n -9, "
+           "control and signature members as abuild-sign makes them",
            f"- {meta['runs']} runs per tool" + (f" ({meta['once']}: one run)" if meta.get("once") else "") + ", interleaved; medians. Wall = whole process; CPU = user+sys of the "
            "process tree; peak RSS = largest single process (GNU time %M). Sizes are whole .apk files "
            "(pigz: data tar.gz only).",
            f"- command: `{meta['command']}`"] + ([f"- note: {meta['note']}"] if meta.get("note") else []) + [""]
-    peers = {"abuild (tar|gzip -9)": "abuild", "nFPM": "nFPM", "tar|pigz -9 (data only)": "pigz"}
+    peers = {ABUILD: "abuild", "nFPM": "nFPM", "tar|pigz -9 (data only)": "pigz"}
     v3_goals = [r for tree, info in results.items() for r in goal_rows(info["summary"], GOALS_V3, tree)]
     if v3_goals:
         md += ["## apk v3 goals (issue 13), every tree", "",
@@ -584,6 +598,9 @@ def main():
     ap.add_argument("--trees-only", action="store_true", help="build the trees and stop")
     ap.add_argument("--apk3", default=os.environ.get("APK3") or None,
                     help="apk-tools 3 binary (default $APK3): enables the v3 rows, apk mkpkg against apkit pack --format v3")
+    ap.add_argument("--abuild-tar", default=os.environ.get("ABUILD_TAR") or None,
+                    help="abuild-tar binary for abuild's pipeline (default $ABUILD_TAR; without it the test suite's "
+                         "byte-identical Python re-implementation, Tests/tools/abuild_data_tar.py --hash, is used)")
     ap.add_argument("--v3-profiles", default="fast,default,max", help="apkit --format v3 --compression profiles")
     ap.add_argument("--apk3-compressions", default="default,zstd:3,zstd:19",
                     help="apk mkpkg --compression values (default = none given: apk's deflate)")
@@ -625,7 +642,7 @@ def main():
         os.makedirs(keydir, exist_ok=True)
         sh(["openssl", "genrsa", "-out", key, "2048"], stderr=subprocess.DEVNULL)
         sh(["openssl", "rsa", "-in", key, "-pubout", "-out", key + ".pub"], stderr=subprocess.DEVNULL)
-    scripts = write_scripts(key)
+    scripts = write_scripts(key, args.abuild_tar)
     # apk 3 finds a key by its id, not its name: a directory holding only the public key.
     pubdir = os.path.join(WORK, "keys-pub")
     os.makedirs(pubdir, exist_ok=True)
@@ -643,7 +660,8 @@ def main():
             "gzip": version(["gzip", "--version"]), "pigz": version(["pigz", "--version"]),
             "tar": version(["tar", "--version"]), "runs": args.runs, "command": " ".join(["python3", "Benchmarks/run.py"] + sys.argv[1:]),
             "python": platform.python_version(), "note": args.note, "once": args.once,
-            "apk3": version([args.apk3, "--version"]) if args.apk3 else None}
+            "apk3": version([args.apk3, "--version"]) if args.apk3 else None,
+            "abuild_tar": os.path.abspath(args.abuild_tar) if args.abuild_tar else "Tests/tools/abuild_data_tar.py --hash (Python)"}
     # nfpm --version prints a banner; keep the version line.
     v = subprocess.run([nfpm_binary(), "--version"], capture_output=True, text=True).stdout
     meta["nfpm"] = next((l.split(":", 1)[1].strip() for l in v.splitlines() if l.startswith("GitVersion")), "?")

@@ -10,6 +10,9 @@ size and checksum fields updated. Writes the resulting uncompressed tar to stdou
 
 usage: abuild_data_tar.py STAGEDIR EPOCH [user:NAME | group:NAME ...]
 (abuild's pkgusers / pkggroups: files they own keep the name, with id 0)
+       abuild_data_tar.py --hash < TAR > HASHED_TAR
+(only the `abuild-tar --hash` step, as a filter over a posix tar whose every entry has a pax
+header, as abuild's GNU tar flags make; Benchmarks/run.py uses it when no abuild-tar is given)
 """
 import hashlib, os, subprocess, sys, tempfile
 
@@ -59,7 +62,12 @@ def main():
         if r.returncode != 0:
             sys.exit("abuild_data_tar.py: GNU tar failed: " + r.stderr.decode(errors="replace"))
         raw = r.stdout
+    sys.stdout.buffer.write(add_checksums(raw))
 
+
+def add_checksums(raw):
+    """`abuild-tar --hash`: an APK-TOOLS.checksum.SHA1 record in the pax header of every regular
+    file (type 0/7, of its content) and symlink (type 2, of its target)."""
     out = bytearray()
     off = 0
     pax_header, pax_body = None, b""
@@ -93,8 +101,11 @@ def main():
             out += pax_header + pax_body + b"\0" * ((512 - len(pax_body) % 512) % 512)
         out += h + raw[off - padded:off]
         pax_header, pax_body = None, b""
-    sys.stdout.buffer.write(bytes(out))
+    return bytes(out)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--hash"]:
+        sys.stdout.buffer.write(add_checksums(sys.stdin.buffer.read()))
+    else:
+        main()
