@@ -46,6 +46,9 @@ public struct HTTPOptions: Sendable {
     /// A transfer slower than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds is abandoned.
     public var lowSpeedLimit: Int = 1024
     public var lowSpeedTime: Int = 60
+    /// Seconds a transfer may go without a single byte moving (either way) before it is abandoned
+    /// (a network error, retried); nil: only the low-speed rule above. Checked about once a second.
+    public var stallTimeout: Double? = nil
     /// PEM file of CA certificates to trust instead of the system ones (`--ca-bundle`).
     public var caBundle: String?
     /// TLS peer and host verification; on unless explicitly turned off.
@@ -98,6 +101,8 @@ final class CurlHTTPClient: Sendable {
         curl_easy_reset(h)
 
         let ctx = TransferContext(body: request.body, sink: sink, progress: request.progress)
+        ctx.stallTimeout = options.stallTimeout
+        ctx.stallContext = "\(request.method) \(Self.redactedURL(request.url))"
         if case .file(let path, _, _) = request.body {
             ctx.fd = open(path, O_RDONLY | O_CLOEXEC)
             if ctx.fd < 0 {
@@ -132,6 +137,11 @@ final class CurlHTTPClient: Sendable {
             _ = apkit_curl_setopt_ptr(h, CURLOPT_HEADERDATA, me)
             _ = apkit_curl_setopt_datafn(h, CURLOPT_WRITEFUNCTION, curlWriteCallback)
             _ = apkit_curl_setopt_ptr(h, CURLOPT_WRITEDATA, me)
+            if options.stallTimeout != nil {
+                _ = apkit_curl_setopt_xferinfofn(h, curlProgressCallback)
+                _ = apkit_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, me)
+                _ = apkit_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0)
+            }
             let length = curl_off_t(request.body.length)
             switch request.method {
             case "GET":
@@ -182,6 +192,11 @@ final class TransferContext {
     var headers: [(String, String)] = []
     var collected = Data()
     var failure: Error?
+    /// For `HTTPOptions.stallTimeout`: bytes moved so far (both ways) and when that last changed.
+    var stallTimeout: Double?
+    var stallContext = ""
+    var moved: Int64 = -1
+    var lastMoved = ProcessInfo.processInfo.systemUptime
 
     init(body: HTTPBody, sink: ((UnsafeRawBufferPointer) throws -> Void)?, progress: ((UInt64) -> Void)?) {
         self.body = body; self.sink = sink; self.progress = progress
@@ -250,4 +265,22 @@ private let curlReadCallback: apkit_curl_data_fn = { buffer, size, count, user i
     ctx.sent += UInt64(produced)
     ctx.progress?(ctx.sent)
     return produced
+}
+
+/// Abandons a transfer when no byte has moved for `stallTimeout` seconds (libcurl calls this at
+/// least about once a second while a transfer is idle).
+private let curlProgressCallback: apkit_curl_xferinfo_fn = { user, _, dlnow, _, ulnow in
+    let ctx = context(user)
+    guard let limit = ctx.stallTimeout else { return 0 }
+    let now = ProcessInfo.processInfo.systemUptime
+    let total = Int64(dlnow) + Int64(ulnow)
+    if total != ctx.moved {
+        ctx.moved = total
+        ctx.lastMoved = now
+        return 0
+    }
+    guard now - ctx.lastMoved > limit else { return 0 }
+    ctx.failure = S3Error(.network, "\(ctx.stallContext) failed: no data moved for \(String(format: "%g", limit)) s "
+        + "(APKIT_S3_TIMEOUT); the server stalled")
+    return 1
 }

@@ -6,10 +6,8 @@ extension AWSEnvironment {
     ///   per request, the first included, 1 ... 20;
     /// - `APKIT_S3_RETRY_DELAY`: the backoff's base delay in seconds (0 ... 60; the n-th retry waits
     ///   a random time up to base × 2^(n-1), at most 8 s or the base, whichever is larger);
-    /// - `APKIT_S3_TIMEOUT`: seconds a request may go with (next to) no byte moving before it is
-    ///   abandoned and retried, 1 ... 3600 (libcurl's low-speed check at 1 byte/s; its speed is an
-    ///   average over the last few seconds, so a stall right after a fast transfer is noticed up to
-    ///   ~5 s later); also caps the connect timeout.
+    /// - `APKIT_S3_TIMEOUT`: seconds a request may go without a byte moving before it is abandoned
+    ///   and retried, 0.5 ... 3600 (checked about once a second); also caps the connect timeout.
     /// A value that is not a number in range is a configuration error naming the variable.
     public func applyRetrySettings(to config: inout S3Configuration, profile: String? = nil) throws {
         func number(_ name: String, _ text: String, _ range: ClosedRange<Double>) throws -> Double {
@@ -29,10 +27,9 @@ extension AWSEnvironment {
             config.retryMaxDelay = max(8, config.retryBaseDelay)
         }
         if let text = nonEmpty(environment["APKIT_S3_TIMEOUT"]) {
-            let seconds = Int(try number("APKIT_S3_TIMEOUT", text, 1...3600).rounded(.up))
-            config.http.lowSpeedLimit = 1
-            config.http.lowSpeedTime = seconds
-            config.http.connectTimeout = min(config.http.connectTimeout, seconds)
+            let seconds = try number("APKIT_S3_TIMEOUT", text, 0.5...3600)
+            config.http.stallTimeout = seconds
+            config.http.connectTimeout = min(config.http.connectTimeout, Int(seconds.rounded(.up)))
         }
     }
 

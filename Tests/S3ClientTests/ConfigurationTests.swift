@@ -176,12 +176,11 @@ final class ConfigurationTests: XCTestCase {
         let profile = try config([:])
         XCTAssertEqual(profile.maxAttempts, 7)
         XCTAssertEqual(profile.retryBaseDelay, S3Configuration(bucket: "b", credentials: profile.credentials).retryBaseDelay)
-        XCTAssertEqual(profile.http.lowSpeedTime, HTTPOptions().lowSpeedTime)
+        XCTAssertNil(profile.http.stallTimeout)
         let set = try config(["AWS_MAX_ATTEMPTS": "3", "APKIT_S3_RETRY_DELAY": "0.05", "APKIT_S3_TIMEOUT": "2"])
         XCTAssertEqual(set.maxAttempts, 3)
         XCTAssertEqual(set.retryBaseDelay, 0.05)
-        XCTAssertEqual(set.http.lowSpeedTime, 2)
-        XCTAssertEqual(set.http.lowSpeedLimit, 1)
+        XCTAssertEqual(set.http.stallTimeout, 2)
         XCTAssertEqual(set.http.connectTimeout, 2)
         for (name, value) in [("AWS_MAX_ATTEMPTS", "0"), ("AWS_MAX_ATTEMPTS", "many"), ("APKIT_S3_RETRY_DELAY", "-1"),
                               ("APKIT_S3_TIMEOUT", "0")] {

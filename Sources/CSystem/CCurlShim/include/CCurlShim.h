@@ -11,4 +11,7 @@ CURLcode apkit_curl_getinfo_double(CURL *h, CURLINFO i, double *v);
 /* Data callbacks (CURLOPT_WRITEFUNCTION, CURLOPT_READFUNCTION, CURLOPT_HEADERFUNCTION) share one shape. */
 typedef size_t (*apkit_curl_data_fn)(char *buffer, size_t size, size_t nitems, void *userdata);
 CURLcode apkit_curl_setopt_datafn(CURL *h, CURLoption o, apkit_curl_data_fn fn);
+/* CURLOPT_XFERINFOFUNCTION: return non-zero to abort the transfer. */
+typedef int (*apkit_curl_xferinfo_fn)(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
+CURLcode apkit_curl_setopt_xferinfofn(CURL *h, apkit_curl_xferinfo_fn fn);
 #endif
