@@ -218,7 +218,10 @@ def hash_command(abuild_tar):
     """abuild-tar --hash: the real one when given (built from abuild's sources), else the test
     suite's Python re-implementation (byte-identical output, slower)."""
     if abuild_tar:
-        return "'%s' --hash" % os.path.abspath(abuild_tar)
+        # abuild-tar --hash ends with status 1 at the end of its input (its read loop leaves
+        # through the error path); abuild's pipeline has no pipefail, so the status is ignored
+        # here too. The output is checked like every tool's (every file in the data tar).
+        return "{ '%s' --hash || :; }" % os.path.abspath(abuild_tar)
     return "'%s' '%s' --hash" % (sys.executable, os.path.abspath(HASH_FILTER))
 
 
