@@ -24,7 +24,9 @@ struct PublishCommand: ParsableCommand {
             AWS_CA_BUNDLE); the options below override them. Packages are written with If-None-Match: * \
             (never silently replaced), the index with If-Match on the version read and merged again on a \
             conflict, so concurrent CI jobs can publish into one repository. Large packages are uploaded in \
-            parts; an interrupted run is completed by running it again.
+            parts; an interrupted run is completed by running it again. Retries: AWS_MAX_ATTEMPTS (default 5 \
+            tries per request), APKIT_S3_RETRY_DELAY (backoff base, default 0.25 s), APKIT_S3_TIMEOUT (seconds \
+            without a byte moving before a request is abandoned and retried).
             """)
 
     @Option(name: .long, help: "Repository: a local directory, or s3://BUCKET[/PREFIX].")
