@@ -21,12 +21,20 @@ public final class GzipStreamReader {
 
     private let source: FileSource
     private var stream = z_stream()
-    private var input = [UInt8](repeating: 0, count: 256 * 1024)
+    private static let bufferSize = 256 * 1024
+    private let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
     private var inputStart = 0, inputEnd = 0
     private var sourceEOF = false
     private var atMemberStart = true
     private var finished = false
     private var initialized = false
+    // zlib checks each member's header; once a member's data flows, its CRC-32 and length are
+    // checked here instead (zlib's own CRC is several times slower than libdeflate's), against
+    // the trailer: the last 8 compressed bytes of the member.
+    private var zlibChecks = true
+    private var memberCRC: UInt32 = 0
+    private var memberLength: UInt32 = 0
+    private var tail: UInt64 = 0 // the last 8 bytes consumed, little-endian (newest in the high byte)
 
     public init(path: String) throws {
         source = try FileSource(path: path)
@@ -35,11 +43,15 @@ public final class GzipStreamReader {
         initialized = true
     }
 
-    deinit { if initialized { inflateEnd(&stream) } }
+    deinit {
+        if initialized { inflateEnd(&stream) }
+        input.deallocate()
+        output.deallocate()
+    }
 
     private func fill() throws {
         if inputStart < inputEnd || sourceEOF { return }
-        let n = try input.withUnsafeMutableBytes { try source.read(into: $0) }
+        let n = try source.read(into: input)
         inputStart = 0
         inputEnd = n
         if n == 0 { sourceEOF = true }
@@ -47,32 +59,32 @@ public final class GzipStreamReader {
 
     // Decompressed bytes inflated ahead of the reader. Read-ahead never crosses into the next
     // member before the reader has taken every byte of the current one, so a delegate deciding
-    // how to hash a member always knows what the previous members held.
-    private var output = [UInt8](repeating: 0, count: 256 * 1024)
+    // how to hash a member always knows what the previous members held. Large reads are inflated
+    // straight into the caller's buffer (no read-ahead, no copy).
+    private let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 64)
     private var outputStart = 0, outputEnd = 0
 
     /// Reads decompressed bytes; returns 0 only at the end of the last member.
     public func read(into out: UnsafeMutableRawBufferPointer) throws -> Int {
         guard out.count > 0 else { return 0 }
         if outputStart == outputEnd {
+            if out.count >= 64 * 1024 { return try inflateAhead(into: out) }
             outputStart = 0
-            outputEnd = try inflateAhead()
+            outputEnd = try inflateAhead(into: output)
             if outputEnd == 0 { return 0 }
         }
         let n = min(out.count, outputEnd - outputStart)
-        output.withUnsafeBytes { src in
-            out.baseAddress!.copyMemory(from: src.baseAddress! + outputStart, byteCount: n)
-        }
+        out.baseAddress!.copyMemory(from: output.baseAddress! + outputStart, byteCount: n)
         outputStart += n
         return n
     }
 
-    /// Fills `output` from the current member (starting the next one only when this is called
+    /// Fills `dest` from the current member (starting the next one only when this is called
     /// at a member boundary); returns the bytes produced, 0 at the end of the stream.
-    private func inflateAhead() throws -> Int {
+    private func inflateAhead(into dest: UnsafeMutableRawBufferPointer) throws -> Int {
         guard !finished else { return 0 }
         var filled = 0
-        while filled < output.count {
+        while filled < dest.count {
             try fill()
             if inputStart == inputEnd {
                 if atMemberStart {
@@ -91,22 +103,29 @@ public final class GzipStreamReader {
                 atMemberStart = false
             }
             let availBefore = inputEnd - inputStart
-            let room = output.count - filled
-            var rc: Int32 = Z_OK
-            let produced: Int = input.withUnsafeMutableBytes { inBuf in
-                output.withUnsafeMutableBytes { outBuf in
-                    stream.next_in = inBuf.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
-                    stream.avail_in = uInt(availBefore)
-                    stream.next_out = outBuf.baseAddress!.assumingMemoryBound(to: Bytef.self) + filled
-                    stream.avail_out = uInt(room)
-                    rc = inflate(&stream, Z_NO_FLUSH)
-                    return room - Int(stream.avail_out)
-                }
-            }
+            let room = dest.count - filled
+            let out = dest.baseAddress! + filled
+            stream.next_in = input.baseAddress!.assumingMemoryBound(to: Bytef.self) + inputStart
+            stream.avail_in = uInt(availBefore)
+            stream.next_out = out.assumingMemoryBound(to: Bytef.self)
+            stream.avail_out = uInt(room)
+            let rc = inflate(&stream, Z_NO_FLUSH)
+            let produced = room - Int(stream.avail_out)
             let consumed = availBefore - Int(stream.avail_in)
             if consumed > 0 {
-                input.withUnsafeBytes { onCompressedBytes?(member, UnsafeRawBufferPointer(rebasing: $0[inputStart..<(inputStart + consumed)])) }
+                let bytes = UnsafeRawBufferPointer(start: input.baseAddress! + inputStart, count: consumed)
+                onCompressedBytes?(member, bytes)
+                keepTail(bytes)
                 inputStart += consumed
+            }
+            if produced > 0 {
+                memberCRC = GzipCRC.update(memberCRC, UnsafeRawBufferPointer(start: out, count: produced))
+                memberLength &+= UInt32(truncatingIfNeeded: produced)
+                if zlibChecks, rc == Z_OK {
+                    // The header is behind us: zlib stops computing the CRC, this reader takes over.
+                    inflateValidate(&stream, 0)
+                    zlibChecks = false
+                }
             }
             offset += Int64(produced)
             filled += produced
@@ -116,11 +135,20 @@ public final class GzipStreamReader {
                     throw FormatError.malformed("gzip stream: truncated")
                 }
             case Z_STREAM_END:
+                // zlib has read the trailer (CRC-32, then length, little-endian): the last 8 bytes.
+                if UInt32(truncatingIfNeeded: tail) != memberCRC {
+                    throw FormatError.malformed("gzip stream: corrupt data in member \(member) (incorrect data check)")
+                }
+                if UInt32(truncatingIfNeeded: tail >> 32) != memberLength {
+                    throw FormatError.malformed("gzip stream: corrupt data in member \(member) (incorrect length check)")
+                }
                 onMemberEnd?(member)
                 member += 1
                 memberStarts.append(offset)
                 atMemberStart = true
                 inflateReset(&stream)
+                if !zlibChecks { inflateValidate(&stream, 1); zlibChecks = true }
+                (memberCRC, memberLength) = (0, 0)
             case Z_DATA_ERROR:
                 throw FormatError.malformed("gzip stream: corrupt data in member \(member) (\(stream.msg.map { String(cString: $0) } ?? "inflate error"))")
             default:
@@ -128,6 +156,12 @@ public final class GzipStreamReader {
             }
         }
         return filled
+    }
+
+    /// Keeps the last 8 consumed bytes in `tail`.
+    private func keepTail(_ bytes: UnsafeRawBufferPointer) {
+        let from = max(0, bytes.count - 8)
+        for i in from..<bytes.count { tail = (tail >> 8) | (UInt64(bytes[i]) << 56) }
     }
 
     /// The member that decompressed `offset` belongs to.

@@ -82,25 +82,32 @@ public struct ArchiveReader {
         var dataMember: Int? = nil
         var sawSecondDataMember = false
         let hashes = MemberHashes()
-        // One thread each, with a bounded backlog: jobs run in order and memory stays flat.
-        let memberHasher = WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-members")
-        defer { memberHasher.stop() }
+        // One thread each, with a bounded backlog: jobs run in order and memory stays flat. A
+        // control-only read (an index entry) hashes a few kilobytes: inline, no threads started.
+        let memberHasher: WorkerPool? = controlOnly ? nil : WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-members")
+        defer { memberHasher?.stop() }
         gz.onCompressedBytes = { m, bytes in
             let route = hashes.route(member: m)
             guard !route.isEmpty else { return }
-            let chunk = Array(bytes)
-            memberHasher.submit { for d in route { d.update(chunk) } }
+            if let memberHasher {
+                let chunk = Array(bytes)
+                memberHasher.submit { for d in route { d.update(chunk) } }
+            } else {
+                for d in route { d.update(bytes) }
+            }
         }
         var endedMembers = 0
         gz.onMemberEnd = { m in endedMembers = m + 1 }
 
         let tar = TarReader(read: { try gz.read(into: $0) })
-        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
-        // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept.
-        let fileHasher = WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-files")
+        var buffer = [UInt8](repeating: 0, count: controlOnly ? 4096 : 256 * 1024)
+        // Per-file SHA-1s run in archive order on a worker; the first mismatch is kept. A
+        // control-only read stops before the data: no worker then.
+        let fileHasher: WorkerPool? = controlOnly ? nil : WorkerPool(threads: 1, backlog: 8, name: "apkit-verify-files")
         var fileBytes: Int64 = 0
-        defer { fileHasher.stop() }
+        defer { fileHasher?.stop() }
         let checksumMismatches = FirstMismatch()
+        var chunkPool: ChunkPool? = nil
 
         while let e = try tar.next() {
             let m = gz.memberIndex(at: e.offset)
@@ -145,6 +152,7 @@ public struct ArchiveReader {
             } else {
                 // Data entry. Small files are hashed here; large ones on a worker thread while
                 // this one inflates.
+                guard let fileHasher else { break }
                 if e.type == .regular || e.type == .contiguous {
                     // The files may not hold much more than `.PKGINFO`'s `size` declares, checked
                     // before their content is inflated: a small package cannot make the reader
@@ -158,13 +166,21 @@ public struct ArchiveReader {
                     let d = Digest(.sha1)
                     let inline = e.size <= 256 * 1024
                     while true {
-                        let n = try buffer.withUnsafeMutableBytes { try tar.readContent(into: $0) }
-                        if n == 0 { break }
                         if inline {
+                            let n = try buffer.withUnsafeMutableBytes { try tar.readContent(into: $0) }
+                            if n == 0 { break }
                             buffer.withUnsafeBytes { d.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
                         } else {
-                            let chunk = Array(buffer[0..<n])
-                            fileHasher.submit { d.update(chunk) }
+                            // Inflated straight into a pooled chunk the hasher gives back: no copy.
+                            let chunks = chunkPool ?? ChunkPool(count: 12, size: 256 * 1024)
+                            chunkPool = chunks
+                            let chunk = chunks.take()
+                            let n = try tar.readContent(into: chunks.buffer(chunk))
+                            if n == 0 { chunks.give(chunk); break }
+                            fileHasher.submit {
+                                d.update(UnsafeRawBufferPointer(rebasing: chunks.buffer(chunk)[0..<n]))
+                                chunks.give(chunk)
+                            }
                         }
                     }
                     if let stored = e.sha1Checksum {
@@ -205,8 +221,8 @@ public struct ArchiveReader {
         guard let control = controlMember else { throw FormatError.malformed("archive: no control member") }
         guard control <= 1 else { throw FormatError.malformed("archive: control member is empty or missing") }
 
-        memberHasher.waitForAll()
-        fileHasher.waitForAll()
+        memberHasher?.waitForAll()
+        fileHasher?.waitForAll()
         let checksumProblem = checksumMismatches.first.map { VerificationProblem.badChecksum(path: $0) }
         hashes.finish()
         report.controlSHA1 = control == 0 ? hashes.member0SHA1Value : hashes.controlSHA1Value
@@ -342,6 +358,43 @@ final class MemberHashes {
         dataSHA256Value = dataSHA256.finalize()
         for (t, d) in control { controlValues[t] = d.finalize() }
         for (t, d) in tail { tailValues[t] = d.finalize() }
+    }
+}
+
+/// Fixed buffers the reading thread inflates a large file's content into and the hashing thread
+/// gives back once hashed: no copy and no allocation per chunk. A chunk belongs to one thread at a
+/// time (taken by the reader, handed to the hasher with the job, given back by it), which is what
+/// the unchecked conformance rests on; `take` waits while every chunk is in flight.
+final class ChunkPool: @unchecked Sendable {
+    private let size: Int
+    private let memory: UnsafeMutableRawBufferPointer
+    private let free: Mutex<[Int]>
+    private let available: DispatchSemaphore
+
+    init(count: Int, size: Int) {
+        self.size = size
+        memory = UnsafeMutableRawBufferPointer.allocate(byteCount: count * size, alignment: 64)
+        free = Mutex(Array((0..<count).reversed()))
+        // Created at 0 and raised: libdispatch traps when a semaphore is freed below its initial
+        // value, which is where a reader that stopped on an error leaves it.
+        available = DispatchSemaphore(value: 0)
+        for _ in 0..<count { available.signal() }
+    }
+
+    deinit { memory.deallocate() }
+
+    func take() -> Int {
+        available.wait()
+        return free.withLock { $0.removeLast() }
+    }
+
+    func give(_ chunk: Int) {
+        free.withLock { $0.append(chunk) }
+        available.signal()
+    }
+
+    func buffer(_ chunk: Int) -> UnsafeMutableRawBufferPointer {
+        UnsafeMutableRawBufferPointer(rebasing: memory[(chunk * size)..<((chunk + 1) * size)])
     }
 }
 
