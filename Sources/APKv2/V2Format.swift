@@ -85,13 +85,14 @@ extension IndexEntry: IndexedPackage {
     /// The neutral view of this entry.
     public var record: IndexRecord {
         IndexRecord(format: .v2, name: name, version: version, arch: arch, buildTime: buildTime,
-                    fileSize: Int64(value(of: "S") ?? "") ?? 0, identity: [], entry: self)
+                    fileSize: fileSize, identity: [], entry: self)
     }
 }
 
 extension APKIndex: PackageIndex {
     public var format: FormatName { .v2 }
     public var records: [IndexRecord] { entries.map(\.record) }
+    public var recordCount: Int { entries.count }
 
     public mutating func merge(_ new: [IndexRecord]) throws -> Int {
         merge(try IndexRecord.entries(new, as: IndexEntry.self, format: .v2, indexName: "APKINDEX.tar.gz"))
@@ -103,10 +104,17 @@ extension APKIndex: PackageIndex {
     }
 
     public func hasSameContent(as other: any PackageIndex) -> Bool {
-        guard var b = other as? APKIndex else { return false }
-        var a = self
-        a.sort(); b.sort()
-        return a.description == b.description && a.entries == b.entries
+        guard let b = other as? APKIndex, description == b.description, entries.count == b.entries.count else { return false }
+        // The same entries, whatever the order: a count per entry text (the other fields are read
+        // from the text), in linear time rather than two sorts of the whole index.
+        var left: [[UInt8]: Int] = [:]
+        left.reserveCapacity(entries.count)
+        for e in entries { left[e.text, default: 0] += 1 }
+        for e in b.entries {
+            guard let n = left[e.text], n > 0 else { return false }
+            left[e.text] = n - 1
+        }
+        return true
     }
 
     public func write(to path: String, signer: Signer) throws {

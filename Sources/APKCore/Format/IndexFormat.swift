@@ -40,6 +40,8 @@ public protocol PackageIndex: Sendable {
     var format: FormatName { get }
     var description: String { get set }
     var records: [IndexRecord] { get }
+    /// `records.count`, without building the records.
+    var recordCount: Int { get }
     /// Adds `new` records; an existing record with the same key is replaced. Returns how many
     /// were replaced. Throws when a record is of another format.
     mutating func merge(_ new: [IndexRecord]) throws -> Int
@@ -59,6 +61,10 @@ extension PackageIndex {
         throw IndexError.unsupported(option: "--pkgname-spec",
                                      reason: "\(format.rawValue) indexes have no package name pattern; it is for v3 indexes (packages.adb)")
     }
+}
+
+extension PackageIndex {
+    public var recordCount: Int { records.count }
 }
 
 /// The index format of a repository: `APKINDEX.tar.gz` (v2) or `packages.adb` (v3).
@@ -104,15 +110,20 @@ public struct IndexUpdate: Sendable {
     /// Applies the update to `current` (nil: a new index of `format`).
     public func apply(to current: (any PackageIndex)?, format: any IndexFormat) throws -> Result {
         var index = current ?? format.empty()
-        let before = index.records.count
+        let before = index.recordCount
         if let d = description { index.description = d }
         if let spec = packageNameSpec { try index.setPackageNameSpec(spec) }
         let replaced = try index.merge(records)
-        let added = index.records.count - before
+        let added = index.recordCount - before
         var pruned = 0
         if let n = prune { pruned = index.pruneVersions(keep: n) }
         var result = Result(index: index, added: added, replaced: replaced, pruned: pruned)
-        if let current { result.changed = !index.hasSameContent(as: current) }
+        if let current {
+            // Entries added, replaced by different ones or pruned change the index for certain;
+            // only a no-op update needs the whole comparison.
+            result.changed = added > 0 || replaced > 0 || pruned > 0 || index.description != current.description
+                || !index.hasSameContent(as: current)
+        }
         return result
     }
 }

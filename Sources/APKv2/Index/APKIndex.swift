@@ -34,7 +34,7 @@ public struct APKIndex: Sendable {
         var entries: [IndexEntry] = []
         var lineNo = 0
         var blockStart = -1, blockLine = 0
-        var name: String? = nil, version: String? = nil, arch = "", csum = "", btime: Int64 = 0
+        var name: String? = nil, version: String? = nil, arch = "", csum = "", btime: Int64 = 0, size: Int64 = 0
         var i = 0
         let n = bytes.count
 
@@ -50,9 +50,9 @@ public struct APKIndex: Sendable {
                 throw IndexError.limit(source: source, reason: "more than \(maxEntries) entries")
             }
             entries.append(IndexEntry(text: Array(bytes[blockStart..<end]), name: nm, version: v, arch: arch,
-                                      checksum: csum, buildTime: btime))
+                                      checksum: csum, buildTime: btime, fileSize: size))
             blockStart = -1
-            name = nil; version = nil; arch = ""; csum = ""; btime = 0
+            name = nil; version = nil; arch = ""; csum = ""; btime = 0; size = 0
         }
 
         while i < n {
@@ -79,6 +79,7 @@ public struct APKIndex: Sendable {
                 case 0x41: arch = value()                     // A
                 case 0x43: csum = value()                     // C
                 case 0x74: btime = Int64(clamping: IndexEntry.pullUInt(value())) // t
+                case 0x53: size = Int64(value()) ?? 0                             // S
                 default: break
                 }
             }

@@ -17,10 +17,12 @@ public struct IndexEntry: Sendable, Equatable {
     public private(set) var checksum: String
     /// `t:` build time, 0 if absent (used for a deterministic index mtime).
     public private(set) var buildTime: Int64
+    /// `S:` file size, 0 if absent or not a number (the last one if repeated).
+    public private(set) var fileSize: Int64
 
-    init(text: [UInt8], name: String, version: String, arch: String, checksum: String, buildTime: Int64) {
+    init(text: [UInt8], name: String, version: String, arch: String, checksum: String, buildTime: Int64, fileSize: Int64) {
         self.text = text; self.name = name; self.version = version; self.arch = arch
-        self.checksum = checksum; self.buildTime = buildTime
+        self.checksum = checksum; self.buildTime = buildTime; self.fileSize = fileSize
     }
 
     /// The value of field `field` (e.g. `"P"`), the last one if repeated; nil if absent.
@@ -112,7 +114,7 @@ public struct IndexEntry: Sendable, Equatable {
         if !provides.isEmpty { out += "p:" + provides.joined(separator: " ") + "\n" }
         if !installIf.isEmpty { out += "i:" + installIf.joined(separator: " ") + "\n" }
         return IndexEntry(text: Array(out.utf8), name: name, version: version, arch: arch ?? "",
-                          checksum: csum, buildTime: Int64(clamping: buildTime))
+                          checksum: csum, buildTime: Int64(clamping: buildTime), fileSize: fileSize)
     }
 
     /// apk's `apk_blob_pull_uint`: the leading decimal digits, 0 if none.
