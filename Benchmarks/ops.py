@@ -9,8 +9,9 @@ each side by side with its peer in one run, interleaved.
            --verify-mib MiB (default 2048: the one-large tree of run.py, packed by apkit), with a
            busy loop pinned to one core (--hog-cpu, `taskset`); the same for a --verify-small-mib
            package, so peak RSS can be compared across sizes. Every run must print OK.
-- publish: `apkit publish --to s3://...` of a --publish-mib MiB package against `aws s3 cp` of
-           the same file, to the same local S3 server (moto; $APKIT_TEST_MOTO_ENDPOINT, as
+- publish: `apkit publish --to s3://...` of a package of --publish-mib MiB of random data
+           (default 1024: the file is as large) against `aws s3 cp` of the same file, to the same
+           local S3 server (moto; $APKIT_TEST_MOTO_ENDPOINT, as
            `.ci/s3-servers.sh` exports it, or one started here). Every upload is HEAD-checked for
            size (the first of each tool also downloaded and compared by SHA-256) and deleted after.
            The server's own CPU time per run is recorded: moto may be what bounds both.
@@ -32,6 +33,7 @@ import hashlib
 import json
 import os
 import platform
+import random
 import shutil
 import socket
 import subprocess
@@ -104,16 +106,35 @@ class Hog:
 
 # ---------------------------------------------------------------- verify
 
-def packed(apkit, key, mib, outdir, name):
-    """A v2 package of run.py's one-large tree of `mib` MiB (apkit default compression), cached."""
+def random_tree(mib):
+    """One file of `mib` MiB of seeded random bytes: a package about as large as its data."""
+    path = os.path.join(WORK, "trees", f"random-{mib}")
+    stamp = path + ".stamp"
+    if os.path.exists(stamp):
+        return path
+    log(f"building tree random ({mib} MiB) ...")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(os.path.join(path, "opt/bench"))
+    rng = random.Random(4242)
+    with open(os.path.join(path, "opt/bench/random.bin"), "wb") as f:
+        for _ in range(mib):
+            f.write(rng.randbytes(1 << 20))
+    open(stamp, "w").write(str(mib))
+    return path
+
+
+def packed(apkit, key, mib, outdir, name, tree_kind="one-large", compression="default"):
+    """A v2 package of run.py's one-large tree (or a random one) of `mib` MiB, packed by apkit, cached."""
     path = os.path.join(outdir, f"{name}-1.0-r0.apk")
     if os.path.exists(path):
         return path
-    tree = run.ensure_tree("one-large", argparse.Namespace(large_mib=mib, small_files=0))
+    tree = random_tree(mib) if tree_kind == "random" else \
+        run.ensure_tree("one-large", argparse.Namespace(large_mib=mib, small_files=0))
     os.makedirs(outdir, exist_ok=True)
     log(f"packing {tree} -> {path} ...")
     run.sh([apkit, "pack", tree, "--name", name, "--version", "1.0-r0", "--arch", "x86_64", "--key", key,
-            "--output", outdir, "--no-trace"], stdout=subprocess.DEVNULL, env=dict(os.environ, SOURCE_DATE_EPOCH=run.SDE))
+            "--output", outdir, "--no-trace", "--compression", compression], stdout=subprocess.DEVNULL,
+           env=dict(os.environ, SOURCE_DATE_EPOCH=run.SDE))
     return path
 
 
@@ -122,9 +143,11 @@ def bench_verify(args, apkit, key, pubdir):
             "small": packed(apkit, key, args.verify_small_mib, os.path.join(OPS, "verify"), f"bench-{args.verify_small_mib}m")}
     tools = {"apkit verify": lambda p: [apkit, "verify", "--keys-dir", pubdir, p],
              "apk 2.14 verify": lambda p: [args.apk2, "-v", "verify", "--keys-dir", pubdir, p]}
+    if args.baseline:
+        tools["apkit verify (baseline)"] = lambda p: [args.baseline, "verify", "--keys-dir", pubdir, p]
     if args.apk3:
         tools["apk 3 verify"] = lambda p: [args.apk3, "-v", "verify", "--keys-dir", pubdir, p]
-    ok_text = {"apkit verify": ": OK", "apk 2.14 verify": ": 0 - OK", "apk 3 verify": ": OK"}
+    ok_text = {"apkit verify": ": OK", "apk 2.14 verify": ": 0 - OK", "apk 3 verify": ": OK", "apkit verify (baseline)": ": OK"}
     samples = {}
     for p in pkgs.values():
         run.sh(["cat", p], stdout=subprocess.DEVNULL)  # page cache
@@ -201,7 +224,7 @@ def sha256_file(path):
 
 
 def bench_publish(args, apkit, key, pubdir):
-    pkg = packed(apkit, key, args.publish_mib, os.path.join(OPS, "publish"), f"bench-{args.publish_mib}m")
+    pkg = packed(apkit, key, args.publish_mib, os.path.join(OPS, "publish"), f"bench-random-{args.publish_mib}m", "random", "fast")
     size = os.path.getsize(pkg)
     digest = sha256_file(pkg)
     name = os.path.basename(pkg)
@@ -335,6 +358,14 @@ def bench_index(args, apkit, key, pubdir):
                 [apkit, "index"] + common + ["--merge", big, "-o", os.path.join(out, "merged." + idx), os.path.join(base, "new", new[0])],
                 pkgdir, len(names) + 1, os.path.join(out, "merged." + idx)),
         }
+        if args.baseline:
+            tools[f"apkit index, fresh {len(fresh):,} (baseline)"] = (
+                [args.baseline, "index"] + common + ["-o", os.path.join(out, "fresh-base." + idx)] + fresh,
+                pkgdir, len(fresh), os.path.join(out, "fresh-base." + idx))
+            tools[f"apkit index --merge 1 into {len(names):,} (baseline)"] = (
+                [args.baseline, "index"] + common + ["--merge", big, "-o", os.path.join(out, "merged-base." + idx),
+                                                     os.path.join(base, "new", new[0])],
+                pkgdir, len(names) + 1, os.path.join(out, "merged-base." + idx))
         # What the command line alone costs: the same arguments, stopped at the (missing) key
         # right after they are parsed.
         tools[f"apkit index: parse {len(fresh):,} arguments, stop"] = (
@@ -368,6 +399,11 @@ def bench_index(args, apkit, key, pubdir):
                         raise RuntimeError(f"{t}: {n} entries, not {want}")
                     checks[t] = f"{n if n is not None else '?'} entries" + (" (apkit verify: OK)" if fmt == "v3" and "apkit" in t else "")
                 record(samples, t, s, f"{s['size']:,} bytes")
+        if args.baseline:
+            for a, b in (("fresh-apkit", "fresh-base"), ("merged", "merged-base")):
+                pa, pb = os.path.join(out, f"{a}.{idx}"), os.path.join(out, f"{b}.{idx}")
+                same = open(pa, "rb").read() == open(pb, "rb").read()
+                checks[f"{a}.{idx} vs baseline"] = "byte-identical" if same else "DIFFERENT"
         results[fmt] = {"packages": len(names), "fresh": len(fresh), "index_bytes": os.path.getsize(big),
                         "setup": setup, "samples": samples, "checks": checks,
                         "summary": {t: summarize(v) for t, v in samples.items()}}
@@ -407,10 +443,12 @@ def table(summary, peer=None, extra=()):
 def write_report(meta, res, stamp):
     md = [f"# apkit operations benchmark, {stamp}", "",
           f"- machine: {meta['cpu']}, {meta['cores']} cores (lscpu); load average at start {meta['load']}, at the end {meta['load_end']}",
-          f"- apkit {meta['apkit_commit']} (release build); {meta['apk2']}; {meta['apk3'] or 'no apk 3'}",
+          (f"- apkit {meta['apkit_commit']} (release build)" if meta.get("apkit_commit") else f"- apkit: `{meta['apkit']}`")
+          + (f"; baseline `{meta['baseline']}`" if meta.get("baseline") else "") + f"; {(meta['apk2'] or 'no apk 2').rstrip('.')}; {(meta['apk3'] or 'no apk 3').rstrip('.')}",
           f"- {meta['runs']} runs per tool, interleaved (order reversed every other run); medians. Wall = whole process;"
           " CPU = user+sys of the process tree; peak RSS = largest single process (GNU time %M).",
           f"- command: `{meta['command']}`"] + ([f"- note: {meta['note']}"] if meta["note"] else []) + [""]
+    nhead = len(md)
     goals = []
     if "verify" in res:
         v = res["verify"]
@@ -425,6 +463,7 @@ def write_report(meta, res, stamp):
         a, p = s.get("apkit verify (large)"), s.get("apk 2.14 verify (large)")
         if a and p:
             goals.append(f"| verify {big['data_mib']:,} MiB v2, one core busy | wall | {a['wall'] / p['wall']:.3f} × apk 2.14 | ≤ 1.0 | {'met' if a['wall'] <= p['wall'] else 'NOT met'} |")
+            goals.append(f"| (verify, same run) | CPU | {a['cpu'] / p['cpu']:.3f} × apk 2.14 (apkit also checks every file's SHA-1) | | |")
         a2 = s.get("apkit verify (small)")
         if a and a2:
             goals.append(f"| verify memory | peak RSS large / small | {a['rss_mib']:.1f} / {a2['rss_mib']:.1f} MiB = {a['rss_mib'] / a2['rss_mib']:.2f} | flat | {'met' if a['rss_mib'] <= 1.1 * a2['rss_mib'] + 2 else 'NOT met'} |")
@@ -432,7 +471,7 @@ def write_report(meta, res, stamp):
         p = res["publish"]
         s = p["summary"]
         md += ["## publish", "",
-               f"One v2 package of {p['package']['data_mib']:,} MiB of data ({p['package']['bytes']:,} bytes) to {p['server']} on"
+               f"One v2 package of {p['package']['data_mib']:,} MiB of random data ({p['package']['bytes']:,} bytes) to {p['server']} on"
                f" 127.0.0.1, {p['aws']}. apkit publish also reads the package's control part, writes the public key and a"
                " signed APKINDEX.tar.gz; `aws s3 cp` uploads the file only (its defaults: 8 MiB parts, 10 at once)."
                " Server CPU = user+sys seconds of the moto process during the run.", ""]
@@ -455,11 +494,13 @@ def write_report(meta, res, stamp):
                 md += ["Building the big index (untimed setup, one run): " + "; ".join(
                     f"{k}: {v['wall']:.2f} s" for k, v in r["setup"].items()), ""]
             for t, x in r["summary"].items():
+                if "baseline" in t:
+                    continue
                 if t.startswith("apkit index --merge"):
                     goals.append(f"| index {fmt}: merge 1 into {r['packages']:,} | wall | {x['wall']:.2f} s | < 1 s | {'met' if x['wall'] < 1 else 'NOT met'} |")
                 elif t.startswith("apkit index, fresh"):
                     goals.append(f"| index {fmt}: fresh {r['fresh']:,} | wall | {x['wall']:.2f} s | seconds | {'met' if x['wall'] < 60 else 'NOT met'} |")
-    md = md[:7] + ["## Goals (issue 13, wave 2)", "", "| what | measure | value | target | |", "| --- | --- | --- | --- | --- |"] + goals + [""] + md[7:]
+    md = md[:nhead] + ["## Goals (issue 13, wave 2)", "", "| what | measure | value | target | |", "| --- | --- | --- | --- | --- |"] + goals + [""] + md[nhead:]
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, f"{stamp}.md")
     with open(path, "w") as f:
@@ -479,6 +520,7 @@ def main():
     ap.add_argument("--apk2", default=os.environ.get("APK2"), help="apk-tools 2.14 binary (default $APK2); needed for verify")
     ap.add_argument("--apk3", default=os.environ.get("APK3"), help="apk-tools 3 binary (default $APK3): extra reference rows")
     ap.add_argument("--aws", default="aws", help="AWS CLI (pip install awscli)")
+    ap.add_argument("--baseline", help="another apkit binary (e.g. before a change): extra verify and index rows")
     ap.add_argument("--verify-mib", type=int, default=2048, help="data in the large verify package, MiB")
     ap.add_argument("--verify-small-mib", type=int, default=64, help="data in the small verify package, MiB")
     ap.add_argument("--hog-cpu", default="1", help="cpu the busy loop is pinned to during verify, or none")
@@ -491,12 +533,17 @@ def main():
     ap.add_argument("--work", default=OPS, help="where packages and outputs are kept (default Benchmarks/work/ops)")
     ap.add_argument("--tag", default="ops")
     ap.add_argument("--note", default="")
+    ap.add_argument("--report-only", metavar="JSON", help="rewrite the .md of an earlier run from its .json, and stop")
     args = ap.parse_args()
+    if args.report_only:
+        saved = json.load(open(args.report_only))
+        log("wrote " + write_report(saved["meta"], saved["results"], saved["meta"]["date"]))
+        return
     sections = [s for s in args.sections.split(",") if s]
     args.hog_cpu = None if args.hog_cpu == "none" else int(args.hog_cpu)
     args.concurrency = [int(c) for c in args.concurrency.split(",") if c]
     args.index_formats = [f for f in args.index_formats.split(",") if f]
-    for a in ("apk2", "apk3"):
+    for a in ("apk2", "apk3", "baseline"):
         if getattr(args, a):
             setattr(args, a, os.path.abspath(getattr(args, a)))
     if "verify" in sections and not args.apk2:
@@ -520,10 +567,12 @@ def main():
     stamp = datetime.date.today().isoformat() + (f"-{args.tag}" if args.tag else "")
     meta = {"date": stamp, "cpu": cpu_model(), "cores": os.cpu_count(),
             "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            "apkit_commit": subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip(),
+            # The working tree's commit only when the binary was built from it here.
+            "apkit_commit": None if args.apkit else subprocess.run(
+                ["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip(),
             "apk2": version_of([args.apk2, "--version"]) if args.apk2 else None,
             "apk3": version_of([args.apk3, "--version"]) if args.apk3 else None,
-            "runs": args.runs, "command": " ".join(["python3", "Benchmarks/ops.py"] + sys.argv[1:]), "note": args.note,
+            "apkit": apkit, "baseline": args.baseline, "runs": args.runs, "command": " ".join(["python3", "Benchmarks/ops.py"] + sys.argv[1:]), "note": args.note,
             "python": platform.python_version()}
     started = time.time()
     res = {}
