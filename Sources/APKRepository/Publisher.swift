@@ -284,13 +284,13 @@ public final class Publisher {
                 existing = try format.read(path: current, keyring: keyring, allowUntrusted: options.allowUntrusted,
                                            source: "\(storage.location)/\(key)")
                 precondition = .mustMatch(obj.version)
-                detail?("    \(key): read version \(obj.version) (\(existing?.records.count ?? 0) packages, signature checked)")
+                detail?("    \(key): read version \(obj.version) (\(existing?.recordCount ?? 0) packages, signature checked)")
             } else {
                 precondition = .mustNotExist
                 detail?("    \(key): none yet, writing a new one")
             }
             let result = try update.apply(to: existing, format: format)
-            let count = result.index.records.count
+            let count = result.index.recordCount
             detail?("    \(key): \(result.added) new, \(result.replaced) replaced, \(result.pruned) pruned, attempt \(attempt)")
             if existing != nil && !result.changed {
                 // Nothing new (the same packages published again): leave the index alone.

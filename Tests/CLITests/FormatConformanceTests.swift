@@ -26,6 +26,29 @@ final class FormatConformanceTests: XCTestCase {
         return t.sub("stage")
     }
 
+    /// A directory argument of `index` and `publish` stands for its *.apk files (the way to pass
+    /// thousands of packages); a directory without any is refused.
+    func testDirectoriesStandForTheirPackages() throws {
+        let t = TempDir()
+        let s = stage(t)
+        _ = try pack(s, name: "one", output: t.sub("pkgs"), extra: ["--no-trace"])
+        _ = try pack(s, name: "two", output: t.sub("pkgs"), extra: ["--no-trace"])
+        t.write("pkgs/notes.txt", "not a package\n")
+        var r = try apkit(["index", "--key", TestKeys.privateKey, "-o", t.sub("idx/APKINDEX.tar.gz"), t.sub("pkgs") + "/"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(": 2 packages (2 new"), r.stdout)
+        r = try apkit(["publish", "--to", t.sub("repo"), "--key", TestKeys.privateKey, "--keys-dir", TestKeys.dir.path, t.sub("pkgs")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in ["one", "two"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: t.sub("repo/x86_64/\(name)-1.0-r0.apk")), name)
+        }
+        t.mkdir("empty")
+        r = try apkit(["index", "--key", TestKeys.privateKey, "-o", t.sub("idx2/APKINDEX.tar.gz"), t.sub("empty")])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("no .apk files"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: t.sub("idx2/APKINDEX.tar.gz")))
+    }
+
     /// `index --pkgname-spec`: written into packages.adb (read back by the independent reader),
     /// kept when the index is merged again, refused for v2 before anything is written.
     func testPackageNameSpecGoesThroughTheIndexUpdate() throws {

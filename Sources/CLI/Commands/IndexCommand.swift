@@ -36,13 +36,14 @@ struct IndexCommand: ParsableCommand {
     @Option(name: [.short, .long], help: "Output file (written atomically).")
     var output: String
 
-    @Argument(help: "Package files (.apk).")
-    var packages: [String] = []
+    @Argument(help: "Package files (.apk), or directories: every *.apk in them (for thousands of packages, give the directory).")
+    var packageArguments: [String] = []
 
     func run() throws {
         outputOptions.apply()
         try runReportingErrors {
             try edit.check()
+            let packages = try expandPackageArguments(packageArguments)
             if packages.isEmpty && merge == nil { throw CLIError("no packages given (and no --merge index)") }
             let signer = try signing.makeSigner()
             var keyring = trust.keyring()
@@ -83,7 +84,7 @@ struct IndexCommand: ParsableCommand {
             let dir = (output as NSString).deletingLastPathComponent
             if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             try result.index.write(to: output, signer: signer)
-            var line = "\(output): \(result.index.records.count) packages (\(result.added) new, \(result.replaced) replaced"
+            var line = "\(output): \(result.index.recordCount) packages (\(result.added) new, \(result.replaced) replaced"
             if edit.prune != nil { line += ", \(result.pruned) pruned" }
             Console.result(line + ")")
         }
