@@ -1,3 +1,4 @@
+@testable import APKCore
 import APKFormat
 import Foundation
 import TestSupport
@@ -119,6 +120,36 @@ final class ParallelDeflateTests: XCTestCase {
         var mixed = Data()
         for i in 0..<8 { mixed.append(i % 2 == 0 ? random(20_000, seed: UInt64(i)) : textLike(25_000, seed: UInt64(i))) }
         try assertOneMember(try compress(mixed, chunkSize: 16 * 1024), equals: mixed)
+    }
+
+    /// Segments that look incompressible (random bytes) are written as stored blocks, the rest
+    /// compressed around them, in one chunk: a stored run between compressed ones, a chunk that
+    /// is all stored, a final chunk ending with stored blocks, and one ending compressed. The
+    /// random parts cost only the stored-block headers; the text still compresses; Python's zlib
+    /// reads one member back, whatever the thread count.
+    func testIncompressibleSegmentsAreStoredAmongCompressedOnes() throws {
+        let seg = 256 * 1024
+        var pieces: [(Data, Bool)] = [(textLike(3 * seg / 2, seed: 1), false), (random(3 * seg, seed: 2), true),
+                                      (textLike(seg, seed: 3), false), (random(5 * seg, seed: 4), true),
+                                      (textLike(7 * seg / 3, seed: 5), false)]
+        for (piece, stored) in pieces {
+            let probe = Data(piece.prefix(seg))
+            XCTAssertEqual(probe.withUnsafeBytes { DeflateChunkCompressor.looksIncompressible($0.bindMemory(to: UInt8.self).baseAddress!, count: seg) },
+                           stored, "segment classification")
+        }
+        for endsStored in [false, true] {
+            if endsStored { pieces.append((random(seg + 1234, seed: 6), true)) }
+            let data = pieces.reduce(Data()) { $0 + $1.0 }
+            let randomBytes = pieces.filter(\.1).reduce(0) { $0 + $1.0.count }
+            let textOnly = try compress(pieces.filter { !$0.1 }.reduce(Data()) { $0 + $1.0 }, chunkSize: 4 << 20)
+            for threads in [1, 2] {
+                let gz = try compress(data, threads: threads, chunkSize: 4 << 20)
+                try assertOneMember(gz, equals: data)
+                // Random bytes stored: 5 bytes of header per 64 KiB at most, plus run edges.
+                XCTAssertLessThan(gz.count, textOnly.count + randomBytes + randomBytes / 65535 * 5 + 4096,
+                                  "stored runs should cost only their headers")
+            }
+        }
     }
 
     func testDeterministicAcrossThreadCountsAndWriteSizes() throws {

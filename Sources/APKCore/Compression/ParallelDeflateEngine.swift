@@ -128,22 +128,92 @@ final class DeflateChunkCompressor: @unchecked Sendable {
         junk.deallocate()
     }
 
+    /// Room for a chunk's output: libdeflate's bound for the whole chunk, plus, per segment run,
+    /// the alignment tail and stored-block headers (a run of stored segments costs 5 bytes per
+    /// 64 KiB; a compressed run at most libdeflate's own bound for its part).
     func outputBound(_ inputCount: Int) -> Int {
-        libdeflate_deflate_compress_bound(compressor, inputCount) + Self.alignmentSlack
+        let segments = inputCount / Self.segmentSize + 1
+        return libdeflate_deflate_compress_bound(compressor, inputCount)
+            + segments * (Self.alignmentSlack + libdeflate_deflate_compress_bound(compressor, 0))
+            + (inputCount / 65535 + segments) * 5
+    }
+
+    /// Data that deflate cannot shrink (random bytes, already-compressed files) is found per
+    /// segment of this size and written as stored blocks, not searched for matches by libdeflate.
+    static let segmentSize = 256 * 1024
+
+    /// Whether a segment looks incompressible: four 4 KiB samples spread over it all have an
+    /// order-0 entropy of at least 7.9 bits per byte (random data: about 7.96 at this sample size;
+    /// text 4-5, machine code 5-6.5). Deflate's matches cannot help such data either, beyond the
+    /// odd repeat within 32 KiB, so storing it costs nothing in size and saves the search.
+    static func looksIncompressible(_ p: UnsafePointer<UInt8>, count n: Int) -> Bool {
+        let sample = 4096
+        guard n >= 4 * sample else { return false }
+        var counts = [Int](repeating: 0, count: 256)
+        for k in 0..<4 {
+            let start = (n - sample) * k / 3
+            for i in 0..<256 { counts[i] = 0 }
+            for i in start..<(start + sample) { counts[Int(p[i])] += 1 }
+            var entropy = 0.0
+            for c in counts where c > 0 {
+                let q = Double(c) / Double(sample)
+                entropy -= q * log2(q)
+            }
+            if entropy < 7.9 { return false }
+        }
+        return true
     }
 
     /// Compresses `chunk.input` into `chunk.output` as raw deflate. A non-final chunk ends
     /// with a non-final block and on a byte boundary, so the next chunk's stream can follow it.
+    /// Runs of incompressible segments become stored blocks; the rest goes through libdeflate,
+    /// one call per run (a chunk with no incompressible segment is one call, as before).
     func compress(_ chunk: DeflateChunk) throws {
         chunk.crc = UInt32(truncatingIfNeeded: libdeflate_crc32(0, chunk.input, chunk.inputCount))
         chunk.ensureOutput(outputBound(chunk.inputCount))
+        let input = chunk.input, count = chunk.inputCount
+        // Runs of segments of one kind: (start, end, stored).
+        var runs: [(Int, Int, Bool)] = []
+        var at = 0
+        while at < count || runs.isEmpty {
+            let end = min(count, at + Self.segmentSize)
+            let stored = end - at == Self.segmentSize && Self.looksIncompressible(input + at, count: end - at)
+            if let last = runs.last, last.2 == stored { runs[runs.count - 1].1 = end } else { runs.append((at, end, stored)) }
+            if end == at { break }
+            at = end
+        }
         let out = chunk.output!
-        let n = libdeflate_deflate_compress(compressor, chunk.input, chunk.inputCount,
-                                            out, chunk.outputCapacity - Self.alignmentSlack)
-        guard n > 0 else { throw FormatError.crypto("libdeflate_deflate_compress failed for a \(chunk.inputCount)-byte chunk") }
-        chunk.outputCount = n
-        if chunk.isFinal { return }
-        chunk.outputCount = try makeNonFinal(out, count: n)
+        var written = 0
+        for (i, run) in runs.enumerated() {
+            let lastRun = i == runs.count - 1
+            let final = chunk.isFinal && lastRun
+            if run.2 {
+                written = Self.writeStored(input + run.0, count: run.1 - run.0, final: final, into: out + written) + written
+                continue
+            }
+            let n = libdeflate_deflate_compress(compressor, input + run.0, run.1 - run.0,
+                                                out + written, chunk.outputCapacity - written - Self.alignmentSlack)
+            guard n > 0 else { throw FormatError.crypto("libdeflate_deflate_compress failed for a \(run.1 - run.0)-byte chunk") }
+            written += final ? n : try makeNonFinal(out + written, count: n)
+        }
+        chunk.outputCount = written
+    }
+
+    /// Stored blocks (at most 65,535 bytes each) from a byte boundary; the last one final when
+    /// `final`. Returns the bytes written.
+    static func writeStored(_ p: UnsafePointer<UInt8>, count n: Int, final: Bool, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var w = 0, at = 0
+        repeat {
+            let len = min(65535, n - at)
+            let last = at + len == n
+            out[w] = final && last ? 1 : 0
+            out[w + 1] = UInt8(len & 0xff); out[w + 2] = UInt8(len >> 8)
+            out[w + 3] = ~out[w + 1]; out[w + 4] = ~out[w + 2]
+            (out + w + 5).update(from: p + at, count: len)
+            w += 5 + len
+            at += len
+        } while at < n
+        return w
     }
 
     /// Clears the BFINAL bit of the stream's last block and byte-aligns the end with an empty
