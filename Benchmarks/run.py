@@ -394,6 +394,15 @@ GOALS = [  # (tool, what, peer, limit, hard?)
 ]
 
 
+# issue 13, v2 default profile (checked on every tree): wall ≤ 0.8 × nFPM's, size < abuild's,
+# peak RSS ≤ 64 MiB.
+GOALS_V2 = [
+    ("apkit default", "wall", "nFPM", 0.80, "goal ≤"),
+    ("apkit default", "size", ABUILD, 1.00, "goal <"),
+    ("apkit default", "rss", None, 64, "goal ≤"),
+]
+
+
 # issue 13, apk v3 (checked on every tree): default ≤ 0.5 × apk mkpkg's wall at ≤ its size; with
 # zstd, fast ≤ 0.5 × nFPM's wall and ≤ 0.95 × abuild's size, max ≤ 0.75 × abuild's size.
 GOALS_V3 = [
@@ -499,6 +508,11 @@ def write_report(args, meta, results, stamp):
            "(pigz: data tar.gz only).",
            f"- command: `{meta['command']}`"] + ([f"- note: {meta['note']}"] if meta.get("note") else []) + [""]
     peers = {ABUILD: "abuild", "nFPM": "nFPM", "tar|pigz -9 (data only)": "pigz"}
+    v2_goals = [r for tree, info in results.items() for r in goal_rows(info["summary"], GOALS_V2, tree)]
+    if v2_goals:
+        md += ["## v2 goals (issue 13), every tree", "",
+               "| tree | profile | measure | value | target | |", "| --- | --- | --- | --- | --- | --- |"]
+        md += v2_goals + [""]
     v3_goals = [r for tree, info in results.items() for r in goal_rows(info["summary"], GOALS_V3, tree)]
     if v3_goals:
         md += ["## apk v3 goals (issue 13), every tree", "",
@@ -529,7 +543,7 @@ def write_report(args, meta, results, stamp):
         if tree == "libs":
             rows = goal_rows(summ)
             if rows:
-                md += ["### Goals (libs tree)", "", "| profile | measure | value | target | |", "| --- | --- | --- | --- | --- |"]
+                md += ["### Goals of the first wave (libs tree)", "", "| profile | measure | value | target | |", "| --- | --- | --- | --- | --- |"]
                 md += rows
                 md.append("")
         md += v3_section(tree, info)
@@ -607,6 +621,9 @@ def main():
     ap.add_argument("--v3-profiles", default="fast,default,max", help="apkit --format v3 --compression profiles")
     ap.add_argument("--apk3-compressions", default="default,zstd:3,zstd:19",
                     help="apk mkpkg --compression values (default = none given: apk's deflate)")
+    ap.add_argument("--report-from", default="",
+                    help="comma list of result JSON files: write one report (md, json, png) from their trees, "
+                         "later files' trees replacing earlier ones, under --tag; nothing is run")
     ap.add_argument("--once", default="", help="comma list of tool names measured in the first run only "
                     "(slow profiles whose size is what counts, e.g. 'apkit max,apkit v3 max')")
     args = ap.parse_args()
@@ -624,6 +641,19 @@ def main():
         int(x) for x in (args.sweep or ("1,6,9" if args.quick else "1,3,5,6,7,9,10,11,12")).split(",") if x]
     args.sweep_runs = args.sweep_runs if args.sweep_runs is not None else (1 if args.quick else 3)
     trees = [t for t in args.trees.split(",") if t]
+    if args.report_from:
+        merged, metas = {}, []
+        for f in [x for x in args.report_from.split(",") if x]:
+            with open(f) as fh:
+                doc = json.load(fh)
+            metas.append(doc["meta"])
+            merged.update(doc["results"])
+        meta = dict(metas[-1])
+        meta["date"] = datetime.date.today().isoformat() + (f"-{args.tag}" if args.tag else "")
+        meta["note"] = "; ".join(filter(None, [args.note] + [f"{m['date']}: {m.get('note', '')}" for m in metas]))
+        path = write_report(args, meta, merged, meta["date"])
+        log("report:", path, plot(merged, meta["date"]) or "")
+        return
 
     os.makedirs(WORK, exist_ok=True)
     if args.trees_only:
