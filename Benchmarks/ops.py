@@ -501,13 +501,7 @@ def write_report(meta, res, stamp):
                 elif t.startswith("apkit index, fresh"):
                     goals.append(f"| index {fmt}: fresh {r['fresh']:,} | wall | {x['wall']:.2f} s | seconds | {'met' if x['wall'] < 60 else 'NOT met'} |")
     md = md[:nhead] + ["## Goals (issue 13, wave 2)", "", "| what | measure | value | target | |", "| --- | --- | --- | --- | --- |"] + goals + [""] + md[nhead:]
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, f"{stamp}.md")
-    with open(path, "w") as f:
-        f.write("\n".join(md))
-    with open(os.path.join(RESULTS, f"{stamp}.json"), "w") as f:
-        json.dump({"meta": meta, "results": res}, f, indent=1, default=str)
-    return path
+    return run.save_results(stamp, md, meta, res)
 
 
 def main():

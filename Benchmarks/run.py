@@ -547,9 +547,15 @@ def write_report(args, meta, results, stamp):
                 md += rows
                 md.append("")
         md += v3_section(tree, info)
+    return save_results(stamp, md, meta, results)
+
+
+def save_results(stamp, md_lines, meta, results):
+    """Writes `Benchmarks/results/<stamp>.md` (the report) and `.json` (meta and every sample)."""
+    os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, f"{stamp}.md")
     with open(path, "w") as f:
-        f.write("\n".join(md))
+        f.write("\n".join(md_lines))
     with open(os.path.join(RESULTS, f"{stamp}.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1, default=str)
     return path
