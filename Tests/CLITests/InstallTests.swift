@@ -11,13 +11,12 @@ final class InstallTests: XCTestCase {
             .deletingLastPathComponent().path
     }
 
-    /// SwiftPM's build directory of this test run (`.build`, or `--scratch-path`), so the release
-    /// build reuses its checkouts; APKIT_TEST_SCRATCH overrides it.
+    /// A build directory of its own (`.build-install` in the repository, git-ignored), never the
+    /// one of this test run: `swift test` holds that directory's lock while the tests run, so a
+    /// `swift build` there would wait for ever. APKIT_TEST_SCRATCH overrides it.
     var scratch: String {
         if let s = ProcessInfo.processInfo.environment["APKIT_TEST_SCRATCH"], !s.isEmpty { return s }
-        var dir = productsDirectory.deletingLastPathComponent()  // <scratch>/<triple> or <scratch>
-        if dir.lastPathComponent.contains("-linux-") { dir = dir.deletingLastPathComponent() }
-        return dir.path
+        return repositoryRoot + "/.build-install"
     }
 
     func testMakeInstallGivesABinaryThatRunsWithoutSwift() throws {
@@ -26,7 +25,8 @@ final class InstallTests: XCTestCase {
         }
         let t = TempDir("apkit-install")
         let prefix = t.sub("prefix")
-        let make = try runProcess("make", ["-C", repositoryRoot, "install", "PREFIX=\(prefix)", "SCRATCH=\(scratch)"])
+        // Bounded: a build that hangs fails the test instead of the CI run.
+        let make = try runProcess("timeout", ["1500", "make", "-C", repositoryRoot, "install", "PREFIX=\(prefix)", "SCRATCH=\(scratch)"])
         XCTAssertEqual(make.status, 0, String(make.stdout.suffix(3000)) + make.stderr)
         let bin = prefix + "/bin/apkit"
 
@@ -71,7 +71,7 @@ final class InstallTests: XCTestCase {
         XCTAssertTrue(page.contains(".Dt APKIT.BUILD 1") || page.contains(".TH"), String(page.prefix(400)))
 
         // make release: a versioned tarball and a checksum file sha256sum -c accepts.
-        let release = try runProcess("make", ["-C", repositoryRoot, "release", "SCRATCH=\(scratch)"])
+        let release = try runProcess("timeout", ["900", "make", "-C", repositoryRoot, "release", "SCRATCH=\(scratch)"])
         XCTAssertEqual(release.status, 0, String(release.stdout.suffix(2000)) + release.stderr)
         let version = v.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let name = "apkit-\(version)-linux-\(try runProcess("uname", ["-m"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))"
