@@ -175,37 +175,26 @@ struct V3PackageWriter {
         let failure = Mutex<(any Error)?>(nil)
         let pool = WorkerPool(threads: compression.threads, backlog: 4 * compression.threads, name: "apkit-hash")
         defer { pool.stop() }
-        var batch: [(index: Int, path: String, size: Int64)] = []
-        var batchBytes: Int64 = 0
-        func submit() {
-            let jobs = batch
-            batch = []
-            batchBytes = 0
-            pool.submit {
-                let largest = jobs.map(\.size).max() ?? 0
-                var buffer = [UInt8](repeating: 0, count: Int(min(max(largest, 1), 1 << 20)) + 1)
-                var found: [(Int, Found)] = []
-                found.reserveCapacity(jobs.count)
-                do {
-                    for job in jobs {
-                        let file = try FileSource(path: job.path)
-                        let d = Digest(.sha256)
-                        let total = try file.stream(buffer: &buffer) { d.update($0) }
-                        if total != job.size { throw FormatError.changedWhilePackaging(job.path) }
-                        found.append((job.index, (d.finalize(), StagedTree.xattrs(of: file, abuildRule: false))))
-                    }
-                    results.withLock { r in for (i, f) in found { r[i] = f } }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
+        let files = members.indices.filter { members[$0].entry.kind == .file && members[$0].linkLeader == nil }
+            .map { (index: $0, path: root + "/" + members[$0].entry.path, size: members[$0].entry.size) }
+        pool.submitBatches(files, maxCount: 256, maxWeight: 4 << 20, weight: \.size) { jobs in
+            let largest = jobs.map(\.size).max() ?? 0
+            var buffer = [UInt8](repeating: 0, count: Int(min(max(largest, 1), 1 << 20)) + 1)
+            var found: [(Int, Found)] = []
+            found.reserveCapacity(jobs.count)
+            do {
+                for job in jobs {
+                    let file = try FileSource(path: job.path)
+                    let d = Digest(.sha256)
+                    let total = try file.stream(buffer: &buffer) { d.update($0) }
+                    if total != job.size { throw FormatError.changedWhilePackaging(job.path) }
+                    found.append((job.index, (d.finalize(), StagedTree.xattrs(of: file, abuildRule: false))))
                 }
+                results.withLock { r in for (i, f) in found { r[i] = f } }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
             }
         }
-        for i in members.indices where members[i].entry.kind == .file && members[i].linkLeader == nil {
-            batch.append((i, root + "/" + members[i].entry.path, members[i].entry.size))
-            batchBytes += members[i].entry.size
-            if batch.count >= 256 || batchBytes >= 4 << 20 { submit() }
-        }
-        if !batch.isEmpty { submit() }
         pool.waitForAll()
         if let e = failure.withLock({ $0 }) { throw e }
         let found = results.withLock { $0 }

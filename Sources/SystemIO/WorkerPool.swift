@@ -45,6 +45,24 @@ public final class WorkerPool: Sendable {
 
     public func submit(_ job: @escaping @Sendable () -> Void) { submit { _ in job() } }
 
+    /// Submits `items` as consecutive batches, one job each: a batch ends with the item that
+    /// brings it to `maxCount` items or to `maxWeight` total `weight`. Many small jobs (a file
+    /// each) then cost one hand-off per batch instead of one each.
+    public func submitBatches<T: Sendable>(_ items: [T], maxCount: Int, maxWeight: Int64 = .max,
+                                           weight: (T) -> Int64 = { _ in 0 },
+                                           _ job: @escaping @Sendable ([T]) -> Void) {
+        var start = 0, total: Int64 = 0
+        for i in items.indices {
+            total += weight(items[i])
+            if i + 1 - start >= maxCount || total >= maxWeight || i == items.count - 1 {
+                let batch = Array(items[start...i])
+                submit { job(batch) }
+                start = i + 1
+                total = 0
+            }
+        }
+    }
+
     /// Blocks until every job submitted so far has run.
     public func waitForAll() { running.wait() }
 

@@ -99,12 +99,9 @@ final class TraceTree {
         let parsed = Mutex<[(String, ELFFile?)]>([])
         let pool = WorkerPool(threads: threads, backlog: 2 * threads, name: "apkit-elf")
         defer { pool.stop() }
-        for start in stride(from: 0, to: files.count, by: 256) {
-            let batch = Array(files[start..<min(start + 256, files.count)])
-            pool.submit {
-                let found = batch.map { rel -> (String, ELFFile?) in (rel, (try? ELFFile.read(path: root + "/" + rel)) ?? nil) }
-                parsed.withLock { $0.append(contentsOf: found) }
-            }
+        pool.submitBatches(files, maxCount: 256) { batch in
+            let found = batch.map { rel -> (String, ELFFile?) in (rel, (try? ELFFile.read(path: root + "/" + rel)) ?? nil) }
+            parsed.withLock { $0.append(contentsOf: found) }
         }
         pool.waitForAll()
         for (rel, elf) in parsed.withLock({ $0 }) { elfFiles[rel] = .some(elf) }
