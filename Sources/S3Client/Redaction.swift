@@ -41,11 +41,11 @@ public struct S3Redaction: Sendable {
         return text(parts.joined(separator: ", "))
     }
 
-    /// Any text (a URL, an error message): the query string is dropped, and the secret key and the
-    /// session token, raw or URL-encoded, are replaced wherever they appear.
+    /// Any text (an error message, a canonical request): the secret key and the session token,
+    /// raw or URL-encoded, are replaced wherever they appear.
     public func text(_ value: String) -> String {
         var t = value
-        for secret in [credentials.secretAccessKey, credentials.sessionToken ?? ""] where secret.count >= 4 {
+        for secret in [credentials.secretAccessKey, credentials.sessionToken ?? ""] where !secret.isEmpty {
             t = t.replacingOccurrences(of: secret, with: "<redacted>")
             t = t.replacingOccurrences(of: SigV4Signer.uriEncode(secret), with: "<redacted>")
         }

@@ -223,13 +223,9 @@ extension S3Client {
         }
     }
 
-    /// Canonical requests for messages: the session token line is blanked.
+    /// Canonical requests for messages: the session token (and the secret key, were it ever
+    /// there) blanked, as in the `--verbose` trace.
     func redact(_ canonical: String) -> String {
-        var text = canonical
-        if let token = configuration.credentials.sessionToken, !token.isEmpty {
-            text = text.replacingOccurrences(of: token, with: "<redacted>")
-            text = text.replacingOccurrences(of: SigV4Signer.uriEncode(token), with: "<redacted>")
-        }
-        return text
+        S3Redaction(credentials: configuration.credentials).text(canonical)
     }
 }

@@ -169,7 +169,7 @@ final class DeflateChunkCompressor: @unchecked Sendable {
     /// Runs of incompressible segments become stored blocks; the rest goes through libdeflate,
     /// one call per run (a chunk with no incompressible segment is one call, as before).
     func compress(_ chunk: DeflateChunk) throws {
-        chunk.crc = UInt32(truncatingIfNeeded: libdeflate_crc32(0, chunk.input, chunk.inputCount))
+        chunk.crc = GzipCRC.update(0, UnsafeRawBufferPointer(start: chunk.input, count: chunk.inputCount))
         chunk.ensureOutput(outputBound(chunk.inputCount))
         let input = chunk.input, count = chunk.inputCount
         // Runs of segments of one kind: (start, end, stored).

@@ -61,9 +61,7 @@ extension PackageIndex {
         throw IndexError.unsupported(option: "--pkgname-spec",
                                      reason: "\(format.rawValue) indexes have no package name pattern; it is for v3 indexes (packages.adb)")
     }
-}
 
-extension PackageIndex {
     public var recordCount: Int { records.count }
 }
 
