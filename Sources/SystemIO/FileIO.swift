@@ -81,6 +81,11 @@ public final class FileSink: ByteSink {
     deinit { if !closed { systemClose(fd) } }
 }
 
+/// `directory/name` without a doubled slash when `directory` ends with one (`packages/`, `/`).
+public func joinPath(_ directory: String, _ name: String) -> String {
+    directory.hasSuffix("/") ? directory + name : directory + "/" + name
+}
+
 /// Reads a file in bounded chunks.
 public final class FileSource {
     public let path: String

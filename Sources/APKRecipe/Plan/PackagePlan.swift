@@ -76,8 +76,7 @@ public struct PackagePlan {
         }
         try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
         // `--output packages/` writes (and prints) packages/NAME-VERSION.apk, not packages//...
-        let dir = outputDir.count > 1 && outputDir.hasSuffix("/") ? String(outputDir.dropLast()) : outputDir
-        return try writer.write(spec, to: (dir == "/" ? "" : dir) + "/" + writer.fileName(for: info))
+        return try writer.write(spec, to: joinPath(outputDir, writer.fileName(for: info)))
     }
 }
 

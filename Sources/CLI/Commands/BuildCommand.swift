@@ -43,8 +43,7 @@ struct BuildCommand: ParsableCommand {
                                       compression: try compression.settings(for: chosen)),
                 warn: { warn($0) },
                 log: { Console.step($0) },
-                // With --quiet the command's output is not shown; a failure still names its last line.
-                output: { data in if !Console.isQuiet { FileHandle.standardError.write(data) } },
+                output: { Console.commandOutput($0) },
                 detail: { Console.detail($0) })
             for p in try builder.run() {
                 Console.result("wrote \(relative(p.path))")

@@ -176,24 +176,22 @@ func expandPackageArguments(_ arguments: [String]) throws -> [String] {
             result.append(a)
             continue
         }
-        let names: [String]
-        do { names = try FileManager.default.contentsOfDirectory(atPath: a) } catch { throw CLIError(describe(error)) }
-        let apks = names.filter { $0.hasSuffix(".apk") }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let apks: [String]
+        do { apks = try apkFiles(in: a) } catch { throw CLIError(describe(error)) }
         guard !apks.isEmpty else { throw CLIError("\(a): a directory with no .apk files in it") }
-        let dir = a.hasSuffix("/") ? String(a.dropLast()) : a
-        result += apks.map { dir + "/" + $0 }
+        result += apks
     }
     return result
 }
 
+/// The `*.apk` files of a directory, sorted bytewise, as paths below it.
+func apkFiles(in directory: String) throws -> [String] {
+    try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".apk") }
+        .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { joinPath(directory, $0) }
+}
+
 /// `packages/*/*.apk` (what `apkit build` writes), sorted.
 func builtPackages(_ dir: String = "packages") -> [String] {
-    let fm = FileManager.default
-    guard let arches = try? fm.contentsOfDirectory(atPath: dir) else { return [] }
-    var result: [String] = []
-    for a in arches.sorted() {
-        guard let files = try? fm.contentsOfDirectory(atPath: dir + "/" + a) else { continue }
-        result += files.filter { $0.hasSuffix(".apk") }.sorted().map { "\(dir)/\(a)/\($0)" }
-    }
-    return result
+    guard let arches = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+    return arches.sorted().flatMap { (try? apkFiles(in: dir + "/" + $0)) ?? [] }
 }

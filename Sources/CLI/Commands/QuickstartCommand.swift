@@ -45,7 +45,7 @@ struct QuickstartCommand: ParsableCommand {
             let builder = RecipeBuilder(recipe: recipe, options: options,
                                         writer: PackageWriter(format: V2Format(), signer: signer, compression: .default),
                                         warn: { warn($0) }, log: { Console.step($0) },
-                                        output: { data in if !Console.isQuiet { FileHandle.standardError.write(data) } },
+                                        output: { Console.commandOutput($0) },
                                         detail: { Console.detail($0) })
             let built = try builder.run()
 

@@ -65,6 +65,13 @@ enum Console {
         writeStderr(line + "\n")
     }
 
+    /// A build command's raw output, streamed to stderr; not with --quiet (a failure still names
+    /// the command's last line in its error).
+    static func commandOutput(_ data: Data) {
+        guard verbosity >= .normal else { return }
+        FileHandle.standardError.write(data)
+    }
+
     static func writeStderr(_ text: String) {
         stderrLock.withLock { _ in FileHandle.standardError.write(Data(text.utf8)) }
     }
