@@ -42,9 +42,10 @@ struct V3PackageWriter {
         let top = try StagedTree.rootEntry(root)
         let entries = try spec.treeSnapshot().entries
         var (dirs, members) = Self.layout(top: top, entries: entries)
-        try hashFiles(&members, root: root)
+        let survey = try hashFiles(&members, root: root)
 
         var info = spec.info
+        try spec.completeInfo?(&info, survey)
         if info.origin.isEmpty { info.origin = info.name }
         if info.buildDate == 0 { info.buildDate = spec.sourceDateEpoch ?? Int64(Date().timeIntervalSince1970) }
         info.size = Self.installedSize(members, hasFiles: true, hasScripts: !spec.scripts.isEmpty)
@@ -169,8 +170,10 @@ struct V3PackageWriter {
     /// SHA-256 and xattrs of every regular file (followers of a hard link take their leader's
     /// hash), on `compression.threads` threads of the shared worker pool. Files go in batches
     /// (up to 256 files or 4 MiB), so that small files cost no hand-off each.
-    func hashFiles(_ members: inout [Member], root: String) throws {
-        typealias Found = (hash: [UInt8], xattrs: [(name: String, value: [UInt8])])
+    /// Returns which files start with the ELF magic (`PackageSpec.completeInfo`).
+    @discardableResult
+    func hashFiles(_ members: inout [Member], root: String) throws -> ContentSurvey {
+        typealias Found = (hash: [UInt8], xattrs: [(name: String, value: [UInt8])], isELF: Bool)
         let results = Mutex<[Int: Found]>([:])
         let failure = Mutex<(any Error)?>(nil)
         let pool = WorkerPool(threads: compression.threads, backlog: 4 * compression.threads, name: "apkit-hash")
@@ -186,9 +189,13 @@ struct V3PackageWriter {
                 for job in jobs {
                     let file = try FileSource(path: job.path)
                     let d = Digest(.sha256)
-                    let total = try file.stream(buffer: &buffer) { d.update($0) }
+                    var isELF: Bool? = nil
+                    let total = try file.stream(buffer: &buffer) {
+                        if isELF == nil { isELF = ContentSurvey.isELFMagic($0) }
+                        d.update($0)
+                    }
                     if total != job.size { throw FormatError.changedWhilePackaging(job.path) }
-                    found.append((job.index, (d.finalize(), StagedTree.xattrs(of: file, abuildRule: false))))
+                    found.append((job.index, (d.finalize(), StagedTree.xattrs(of: file, abuildRule: false), isELF ?? false)))
                 }
                 results.withLock { r in for (i, f) in found { r[i] = f } }
             } catch {
@@ -198,14 +205,18 @@ struct V3PackageWriter {
         pool.waitForAll()
         if let e = failure.withLock({ $0 }) { throw e }
         let found = results.withLock { $0 }
+        var survey = ContentSurvey()
         for i in members.indices where members[i].entry.kind == .file {
-            if let l = members[i].linkLeader {
-                members[i].hash = found[l]?.hash ?? []
-            } else if let f = found[i] {
+            let f = found[members[i].linkLeader ?? i]
+            if members[i].linkLeader != nil {
+                members[i].hash = f?.hash ?? []
+            } else if let f {
                 members[i].hash = f.hash
                 members[i].xattrs = f.xattrs
             }
+            survey.startsWithELF[members[i].entry.path] = f?.isELF ?? false
         }
+        return survey
     }
 
 

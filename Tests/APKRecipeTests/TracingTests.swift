@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 import Foundation
 @testable import APKRecipe
 import APKFormat
@@ -288,6 +289,46 @@ final class TracingTests: XCTestCase {
         let r2 = try DependencyTracer.trace(root: pkg.url, packageName: "foo", fullVersion: "1.0-r2", arch: "x86_64",
                                             explicitDepends: ["pkgconfig>=1"])
         XCTAssertFalse(r2.autoDepends.contains("pkgconfig"))
+    }
+
+    /// Tracing after the writer read the files (`PackageSpec.completeInfo`): the writers' survey
+    /// (v2 data tar and v3 hashing) marks exactly the ELF files, the trace from it is the trace from
+    /// the tree, and files the survey calls non-ELF are not opened (a survey hiding the library
+    /// loses its soname, which proves the tracer believed it).
+    func testTraceFromTheWritersSurvey() throws {
+        let build = TempDir("survey-build"), pkg = TempDir("survey-pkg")
+        try buildLibAndProgram(in: build)
+        try makePackage(pkg, build: build)
+        let direct = try DependencyTracer.trace(root: pkg.url, packageName: "foo", fullVersion: "1.0-r2", arch: "x86_64")
+        for format in FormatName.allCases {
+            let seen = Mutex<ContentSurvey?>(nil)
+            var info = PackageInfo(name: "foo", version: "1.0-r2")
+            info.arch = "x86_64"
+            var spec = PackageSpec(info: info, root: pkg.url)
+            spec.completeInfo = { _, survey in seen.withLock { $0 = survey } }
+            let out = TempDir("survey-out")
+            _ = try PackageWriter(format: PackageFormats.named(format), signer: RecipeKeys.signer, compression: .default)
+                .write(spec, to: out.sub("foo.apk"))
+            let survey = try XCTUnwrap(seen.withLock { $0 }, "\(format): completeInfo was not called")
+            let elf = survey.startsWithELF.filter(\.value).keys.sorted()
+            XCTAssertTrue(elf.contains("usr/lib/libfoo.so.1.2.3"), "\(format): \(elf)")
+            XCTAssertTrue(elf.contains("usr/bin/prog"), "\(format): \(elf)")
+            for path in elf {
+                let head = try XCTUnwrap(FileHandle(forReadingAtPath: pkg.sub(path))).readData(ofLength: 4)
+                XCTAssertEqual(Array(head), [0x7f, 0x45, 0x4c, 0x46], "\(format): \(path)")
+            }
+            XCTAssertTrue(survey.startsWithELF.contains { !$0.value }, "\(format): non-ELF files are recorded too")
+            let traced = try DependencyTracer.trace(root: pkg.url, packageName: "foo", fullVersion: "1.0-r2", arch: "x86_64",
+                                                    survey: survey)
+            XCTAssertEqual(traced.autoProvides, direct.autoProvides, "\(format)")
+            XCTAssertEqual(traced.autoDepends, direct.autoDepends, "\(format)")
+        }
+        var hiding = ContentSurvey()
+        hiding.startsWithELF["usr/lib/libfoo.so.1.2.3"] = false
+        let hidden = try DependencyTracer.trace(root: pkg.url, packageName: "foo", fullVersion: "1.0-r2", arch: "x86_64",
+                                                survey: hiding)
+        XCTAssertFalse(hidden.autoProvides.contains("so:libfoo.so.1=1.2.3"), "\(hidden.autoProvides)")
+        XCTAssertTrue(direct.autoProvides.contains("so:libfoo.so.1=1.2.3"))
     }
 
     /// A tree of many files has its ELF headers read on all cores (TraceTree.prefetchELF):

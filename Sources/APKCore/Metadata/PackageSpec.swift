@@ -22,6 +22,9 @@ public struct PackageSpec: Sendable {
     public var sourceDateEpoch: Int64? = nil
     /// The tree as already read (by dependency tracing); nil: the writer reads it.
     public var snapshot: TreeSnapshot? = nil
+    /// Metadata known only once the files are read (traced dependencies): the writer calls it
+    /// after reading every file and before it writes the metadata, with what it saw of them.
+    public var completeInfo: (@Sendable (inout PackageInfo, ContentSurvey) throws -> Void)? = nil
 
     /// `snapshot`, or a new one of `root`.
     public func treeSnapshot() throws -> TreeSnapshot {

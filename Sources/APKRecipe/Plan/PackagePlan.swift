@@ -57,16 +57,20 @@ public struct PackagePlan {
         info.depends += DependencyTracer.scriptDepends(scripts: scriptData, explicitDepends: info.depends, originName: info.origin)
         // One read of the tree, for tracing and for the format's writer.
         let snapshot = try TreeSnapshot.take(root: URL(fileURLWithPath: stageDir).path)
-        if trace {
-            let t = try DependencyTracer.trace(root: URL(fileURLWithPath: stageDir), packageName: info.name,
-                                               fullVersion: info.version, arch: info.arch, explicitDepends: info.depends,
-                                               snapshot: snapshot)
-            info.autoProvides = t.autoProvides
-            info.autoDepends = t.autoDepends.filter { !info.depends.contains($0) }
-        }
-
         var spec = PackageSpec(info: info, root: URL(fileURLWithPath: stageDir))
         spec.snapshot = snapshot
+        if trace {
+            // Traced once the writer has read every file: it tells which ones are ELF objects, so
+            // that tracing opens only those, not the whole tree a second time.
+            let root = URL(fileURLWithPath: stageDir)
+            spec.completeInfo = { info, survey in
+                let t = try DependencyTracer.trace(root: root, packageName: info.name, fullVersion: info.version,
+                                                   arch: info.arch, explicitDepends: info.depends,
+                                                   snapshot: snapshot, survey: survey)
+                info.autoProvides = t.autoProvides
+                info.autoDepends = t.autoDepends.filter { !info.depends.contains($0) }
+            }
+        }
         spec.scripts = scriptData
         spec.users = Set(users)
         spec.groups = Set(groups)

@@ -31,6 +31,9 @@ public struct TracePackage: Sendable {
     public var options: TraceOptions
     /// The tree as packing reads it, so that it is read once.
     public var snapshot: TreeSnapshot? = nil
+    /// Which files start with the ELF magic, as the package writer saw them: only those are
+    /// opened to be parsed (files not in it are read as before).
+    public var survey: ContentSurvey? = nil
     public init(name: String, root: URL, arch: String, explicitDepends: [String] = [], options: TraceOptions = TraceOptions()) {
         self.name = name; self.root = root; self.arch = arch; self.explicitDepends = explicitDepends; self.options = options
     }
@@ -74,9 +77,11 @@ public enum DependencyTracer {
     /// dangling symlink into a sibling becomes a `sibling=<fullVersion>` depend).
     public static func trace(root: URL, packageName: String, fullVersion: String, arch: String,
                              explicitDepends: [String] = [], options: TraceOptions = TraceOptions(),
-                             siblings: [SiblingPackage] = [], snapshot: TreeSnapshot? = nil) throws -> TraceResult {
+                             siblings: [SiblingPackage] = [], snapshot: TreeSnapshot? = nil,
+                             survey: ContentSurvey? = nil) throws -> TraceResult {
         var me = TracePackage(name: packageName, root: root, arch: arch, explicitDepends: explicitDepends, options: options)
         me.snapshot = snapshot
+        me.survey = survey
         let others = siblings.map { TracePackage(name: $0.name, root: $0.root, arch: $0.arch ?? arch, options: $0.options) }
         return try traceAll([me] + others, fullVersion: fullVersion)[0]
     }
@@ -85,7 +90,7 @@ public enum DependencyTracer {
     public static func traceAll(_ packages: [TracePackage], fullVersion: String) throws -> [TraceResult] {
         // Phase 1 (prepare_package): rpaths, pkg-config, command and python provides.
         var states = try packages.map { p -> State in
-            var s = State(package: p, tree: TraceTree(root: p.root, snapshot: p.snapshot))
+            var s = State(package: p, tree: TraceTree(root: p.root, snapshot: p.snapshot, survey: p.survey))
             guard p.options.traceDeps else { return s }
             if p.arch != "noarch" { s.rpaths = try rpaths(s.tree) }
             s.pcProvides = try pkgConfigProvides(s.tree, prefix: p.options.pcPrefix)

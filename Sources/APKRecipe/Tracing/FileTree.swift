@@ -38,9 +38,13 @@ final class TraceTree {
     /// The packing snapshot of the same tree, when the caller has one.
     private let snapshot: TreeSnapshot?
 
-    init(root: URL, snapshot: TreeSnapshot? = nil) {
+    /// Which files the package writer found to start with the ELF magic: the others need no open.
+    private let survey: [String: Bool]
+
+    init(root: URL, snapshot: TreeSnapshot? = nil, survey: ContentSurvey? = nil) {
         self.root = root.standardizedFileURL.path
         self.snapshot = snapshot
+        self.survey = survey?.startsWithELF ?? [:]
     }
 
     func full(_ rel: String) -> String { rel.isEmpty ? root : root + "/" + rel }
@@ -92,7 +96,10 @@ final class TraceTree {
     func prefetchELF() throws {
         guard !elfPrefetched else { return }
         elfPrefetched = true
-        let files = try walk().filter { $0.kind == .file && elfFiles[$0.path] == nil }.map(\.path)
+        var files: [String] = []
+        for e in try walk() where e.kind == .file && elfFiles[e.path] == nil {
+            if survey[e.path] == false { elfFiles[e.path] = .some(nil) } else { files.append(e.path) }
+        }
         let threads = ProcessInfo.processInfo.activeProcessorCount
         guard files.count > 256, threads > 1 else { return }
         let root = self.root
@@ -110,6 +117,7 @@ final class TraceTree {
     /// The ELF file at `rel`, parsed once; nil when it is not (well-formed) ELF.
     func elf(_ rel: String) -> ELFFile? {
         if let cached = elfFiles[rel] { return cached }
+        if survey[rel] == false { return nil }
         let parsed = try? ELFFile.read(path: full(rel))
         elfFiles[rel] = .some(parsed ?? nil)
         return parsed ?? nil

@@ -38,9 +38,10 @@ public struct PackageBuilder: Sendable {
         do {
             let file = try FileSink(path: dataTemp, mode: 0o600)
             let member = try engine.makeMember(writingTo: HashingSink([dataHash], next: file))
-            try writeDataTar(entries: entries, spec: spec, into: member)
+            let survey = try writeDataTar(entries: entries, spec: spec, into: member)
             try member.finish()
             try file.close()
+            try spec.completeInfo?(&info, survey)
         }
         let pkginfo = PKGINFO(info: info, dataHash: dataHash.finalize().hexString)
 
@@ -65,7 +66,11 @@ public struct PackageBuilder: Sendable {
         return total == 0 && !entries.isEmpty ? 1 : total
     }
 
-    func writeDataTar(entries: [TreeEntry], spec: PackageSpec, into sink: ByteSink) throws {
+    /// Returns what it saw of the files' contents (for `PackageSpec.completeInfo`).
+    @discardableResult
+    func writeDataTar(entries: [TreeEntry], spec: PackageSpec, into sink: ByteSink) throws -> ContentSurvey {
+        var survey = ContentSurvey()
+        let surveying = spec.completeInfo != nil
         let tar = TarWriter(sink: sink)
         let names = OwnerNames()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -119,13 +124,18 @@ public struct PackageBuilder: Sendable {
                         if got == buffer.count { break }
                     }
                     guard got == Int(e.size) else { throw FormatError.changedWhilePackaging(full) }
+                    if surveying { survey.startsWithELF[e.path] = buffer.withUnsafeBytes { ContentSurvey.isELFMagic(UnsafeRawBufferPointer(rebasing: $0[0..<got])) } }
                     t.sha1 = buffer.withUnsafeBytes { Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                     try tar.begin(t)
                     try buffer.withUnsafeBytes { try tar.writeContent(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                 } else {
                     // Large file, read twice: the SHA-1 goes in the header, before the content.
                     let sha1 = Digest(.sha1)
-                    let hashed = try src.stream(buffer: &buffer) { sha1.update($0) }
+                    var first = true
+                    let hashed = try src.stream(buffer: &buffer) {
+                        if first && surveying { survey.startsWithELF[e.path] = ContentSurvey.isELFMagic($0); first = false }
+                        sha1.update($0)
+                    }
                     guard hashed == e.size else { throw FormatError.changedWhilePackaging(full) }
                     t.sha1 = sha1.finalize()
                     try tar.begin(t)
@@ -137,6 +147,8 @@ public struct PackageBuilder: Sendable {
             }
         }
         try tar.finish(cut: false)
+        if surveying { survey.addHardlinks(entries) }
+        return survey
     }
 
     func controlMember(_ pkginfo: PKGINFO, scripts: [ScriptKind: Data], mtime: Int64) throws -> Data {
