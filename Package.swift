@@ -4,7 +4,8 @@ import PackageDescription
 // The layers, lowest first. A target depends only on targets above it in this list, and the two
 // package formats never import each other:
 //
-//   C system libraries: COpenSSL, CZlib, CDeflate, CZstd, CCurl (+ CCurlShim), CPlatform
+//   C system libraries: COpenSSL, CZlib, CDeflate, CZstd, CCurl (+ CCurlShim), CPlatform; and
+//                  CDeflateScan, our own C deflate block walker
 //   SystemIO       POSIX layer: typed errno (SystemError), EINTR, files, atomic writes, sinks
 //   APKCrypto      digests (SHA-1/256/512, MD5), HMAC, hex, RSA and EC keys, signers, keyrings
 //   APKCore        format-neutral: package metadata and spec, the staged-tree snapshot, versions,
@@ -40,12 +41,14 @@ let package = Package(
                        providers: [.apt(["libcurl4-openssl-dev"])]),
         // Linux calls glibc hides behind _GNU_SOURCE (copy_file_range, xattrs).
         .target(name: "CPlatform", path: "Sources/CSystem/CPlatform"),
+        // The deflate block walker ParallelDeflateEngine runs over all it compresses (own code, C for speed).
+        .target(name: "CDeflateScan", path: "Sources/CSystem/CDeflateScan"),
         // libcurl's setopt/getinfo are variadic: Swift cannot call them, this shim can.
         .target(name: "CCurlShim", dependencies: ["CCurl"], path: "Sources/CSystem/CCurlShim"),
 
         .target(name: "SystemIO", dependencies: ["CPlatform"], path: "Sources/SystemIO"),
         .target(name: "APKCrypto", dependencies: ["COpenSSL", "SystemIO"], path: "Sources/APKCrypto"),
-        .target(name: "APKCore", dependencies: ["SystemIO", "APKCrypto", "CPlatform", "CZlib", "CDeflate", "CZstd"],
+        .target(name: "APKCore", dependencies: ["SystemIO", "APKCrypto", "CPlatform", "CZlib", "CDeflate", "CZstd", "CDeflateScan"],
                 path: "Sources/APKCore"),
         .target(name: "APKv2", dependencies: ["APKCore", "CZlib"], path: "Sources/APKv2"),
         .target(name: "APKv3", dependencies: ["APKCore", "CZlib", "CDeflate", "CZstd"], path: "Sources/APKv3"),
