@@ -24,7 +24,9 @@ public struct V2Format: PackageFormat {
 
     public func write(_ spec: PackageSpec, signer: Signer, compression: CompressionSettings, to path: String) throws -> BuiltPackage {
         try validate(compression)
-        return try PackageBuilder(signer: signer, engine: ParallelDeflateEngine(settings: compression)).build(spec, to: path)
+        var builder = PackageBuilder(signer: signer, engine: ParallelDeflateEngine(settings: compression))
+        builder.readThreads = compression.threads
+        return try builder.build(spec, to: path)
     }
 
     public func read(path: String, options: ReadOptions, visitor: (any PackageVisitor)?) -> PackageReport {

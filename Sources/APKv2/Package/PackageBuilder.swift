@@ -13,6 +13,9 @@ public struct PackageBuilder: Sendable {
     public var engine: CompressionEngine
     /// Engine for the small signature and control members (one member each).
     public var smallEngine: CompressionEngine = ZlibGzipEngine(level: 9)
+    /// Threads reading small files ahead of the data tar (`FileReadAhead`); 1: the writer's thread
+    /// reads every file itself.
+    public var readThreads = ProcessInfo.processInfo.activeProcessorCount
 
     public init(signer: Signer, engine: CompressionEngine = ParallelDeflateEngine(settings: .default)) {
         self.signer = signer
@@ -74,8 +77,10 @@ public struct PackageBuilder: Sendable {
         let tar = TarWriter(sink: sink)
         let names = OwnerNames()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        for e in entries {
-            let full = spec.root.path + "/" + e.path
+        let root = spec.root.path
+        let readAhead = readThreads > 1 ? FileReadAhead(entries: entries, root: root, threads: readThreads) : nil
+        for (index, e) in entries.enumerated() {
+            let full = root + "/" + e.path
             var t = TarWriter.Entry(path: e.path, type: .regular, mode: e.mode, mtime: spec.sourceDateEpoch ?? e.mtime)
             if let o = spec.ownerOverrides[e.path] {
                 t.userName = o.user
@@ -108,6 +113,19 @@ public struct PackageBuilder: Sendable {
                     t.type = .hardlink
                     t.linkTarget = first
                     try tar.begin(t)
+                    continue
+                }
+                t.size = e.size
+                // Small files come read and hashed by the read-ahead threads.
+                let ahead = try readAhead?.take(index) { content, sha1, xattrs in
+                    t.xattrs = xattrs
+                    t.sha1 = sha1
+                    if surveying { survey.startsWithELF[e.path] = ContentSurvey.isELFMagic(content) }
+                    try tar.begin(t)
+                    try tar.writeContent(content)
+                } ?? false
+                if ahead {
+                    try tar.finishContent(size: e.size)
                     continue
                 }
                 // One open per file: its xattrs, its SHA-1 and its content all come from it.
