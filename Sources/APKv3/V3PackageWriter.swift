@@ -179,22 +179,23 @@ struct V3PackageWriter {
         let pool = WorkerPool(threads: compression.threads, backlog: 4 * compression.threads, name: "apkit-hash")
         defer { pool.stop() }
         let files = members.indices.filter { members[$0].entry.kind == .file && members[$0].linkLeader == nil }
-            .map { (index: $0, path: root + "/" + members[$0].entry.path, size: members[$0].entry.size) }
+            .map { (index: $0, path: members[$0].entry.path, size: members[$0].entry.size) }
         pool.submitBatches(files, maxCount: 256, maxWeight: 4 << 20, weight: \.size) { jobs in
             let largest = jobs.map(\.size).max() ?? 0
             var buffer = [UInt8](repeating: 0, count: Int(min(max(largest, 1), 1 << 20)) + 1)
             var found: [(Int, Found)] = []
             found.reserveCapacity(jobs.count)
+            let opener = TreeFileOpener(root: root)
             do {
                 for job in jobs {
-                    let file = try FileSource(path: job.path)
+                    let file = try opener.file(job.path)
                     let d = Digest(.sha256)
                     var isELF: Bool? = nil
                     let total = try file.stream(buffer: &buffer) {
                         if isELF == nil { isELF = ContentSurvey.isELFMagic($0) }
                         d.update($0)
                     }
-                    if total != job.size { throw FormatError.changedWhilePackaging(job.path) }
+                    if total != job.size { throw FormatError.changedWhilePackaging(file.path) }
                     found.append((job.index, (d.finalize(), StagedTree.xattrs(of: file, abuildRule: false), isELF ?? false)))
                 }
                 results.withLock { r in for (i, f) in found { r[i] = f } }
@@ -298,13 +299,14 @@ struct V3PackageWriter {
 
     func writeDataBlocks(_ members: [Member], root: String, to sink: ByteSink) throws {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        let opener = TreeFileOpener(root: root)
         for m in members where m.hasData {
-            let path = root + "/" + m.entry.path
             let size = m.entry.size
             try ADBFile.writeBlockHeader(.data, payloadLength: 8 + size, to: sink)
             try sink.write(LittleEndian.bytes(UInt32(m.pathIndex)) + LittleEndian.bytes(UInt32(m.fileIndex)))
-            let total = try FileSource.stream(path, buffer: &buffer, limit: size) { try sink.write($0) }
-            guard total == size else { throw FormatError.changedWhilePackaging(path) }
+            let file = try opener.file(m.entry.path)
+            let total = try file.stream(buffer: &buffer, limit: size) { try sink.write($0) }
+            guard total == size else { throw FormatError.changedWhilePackaging(file.path) }
             try ADBFile.writePadding(rawSize: ADBFile.headerSize(payloadLength: 8 + size) + 8 + size, to: sink)
         }
     }

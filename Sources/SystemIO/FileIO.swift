@@ -96,6 +96,11 @@ public final class FileSource {
         fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError.current(path: path) }
     }
+    /// Takes over `fd`, open for reading (closed on deinit); `path` names it in errors.
+    init(fd: Int32, path: String) {
+        self.path = path
+        self.fd = fd
+    }
     /// Reads up to `buffer.count` bytes; 0 at end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n = retryingOnInterrupt { systemRead(fd, buffer.baseAddress, buffer.count) }
@@ -217,4 +222,37 @@ public func moveFileAtomically(from source: String, to destination: String, mode
         throw error
     }
     unlink(source)
+}
+
+/// Opens the files of one tree relative to their directory, keeping the last directory open: a pass
+/// over many small files in few directories then costs the kernel one path lookup per directory
+/// instead of one per file (10 path components per file on the benchmark's 20,000-file tree, about
+/// a third of the writer's system time). Files are best taken directory by directory, as a sorted
+/// walk lists them. One opener per thread.
+public final class TreeFileOpener {
+    public let root: String
+    private var directory: Substring? = nil
+    private var directoryFD: Int32 = -1
+
+    public init(root: String) { self.root = root }
+
+    deinit { if directoryFD >= 0 { systemClose(directoryFD) } }
+
+    /// The file at `relative` (no leading slash) below the root. Errors name the full path.
+    public func file(_ relative: String) throws -> FileSource {
+        let full = root + "/" + relative
+        guard let slash = relative.lastIndex(of: "/") else { return try FileSource(path: full) }
+        let dir = relative[..<slash]
+        if dir != directory {
+            if directoryFD >= 0 { systemClose(directoryFD) }
+            directory = dir
+            directoryFD = open(root + "/" + dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
+        // A directory that cannot be opened: open by path, for that call's own error.
+        guard directoryFD >= 0 else { return try FileSource(path: full) }
+        let name = relative[relative.index(after: slash)...]
+        let fd = retryingOnInterrupt { openat(directoryFD, String(name), O_RDONLY | O_CLOEXEC) }
+        if fd < 0 { throw SystemError.current(path: full) }
+        return FileSource(fd: fd, path: full)
+    }
 }

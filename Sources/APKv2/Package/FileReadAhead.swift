@@ -35,10 +35,11 @@ final class FileReadAhead {
             sha1.reserveCapacity(members.count)
             xattrs.reserveCapacity(members.count)
             var at = 0
+            let opener = TreeFileOpener(root: root)
             for (k, i) in members.enumerated() {
-                let path = root + "/" + entries[i].path, size = Int(entries[i].size)
+                let size = Int(entries[i].size)
                 do {
-                    let src = try FileSource(path: path)
+                    let src = try opener.file(entries[i].path)
                     let attrs = StagedTree.xattrs(of: src)
                     // Up to one byte more than the size: a file that grew is caught, not cut.
                     var got = 0
@@ -47,7 +48,7 @@ final class FileReadAhead {
                         if n == 0 { break }
                         got += n
                     }
-                    guard got == size else { throw FormatError.changedWhilePackaging(path) }
+                    guard got == size else { throw FormatError.changedWhilePackaging(src.path) }
                     offsets.append(at)
                     sha1.append(Digest.hash(.sha1, UnsafeRawBufferPointer(rebasing: storage[at..<(at + size)])))
                     xattrs.append(attrs)
