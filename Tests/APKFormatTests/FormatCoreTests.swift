@@ -131,4 +131,30 @@ final class FormatCoreTests: XCTestCase {
         }
         XCTAssertLessThan(passed, 32, "too many mutated packages verified")
     }
+    /// TreeFileOpener: files in several directories taken in and out of order (the kept
+    /// directory changes back and forth), a top-level file, a file under a symlinked directory,
+    /// and a missing file, whose error names the full path.
+    func testTreeFileOpenerReadsRelativeToDirectories() throws {
+        let t = TempDir()
+        let files = ["top": "0", "a/b/x": "1", "a/b/y": "22", "a/c/z": "333", "a/b/w": "4444"]
+        for (p, c) in files { _ = t.write("root/" + p, c) }
+        XCTAssertEqual(symlink("a/b", t.sub("root/linked")), 0)
+        let opener = TreeFileOpener(root: t.sub("root"))
+        func read(_ p: String) throws -> String {
+            let f = try opener.file(p)
+            var buffer = [UInt8](repeating: 0, count: 64)
+            var out: [UInt8] = []
+            _ = try f.stream(buffer: &buffer) { out += $0 }
+            return String(decoding: out, as: UTF8.self)
+        }
+        for p in ["a/b/x", "a/c/z", "a/b/y", "top", "a/b/w", "linked/x"] {
+            XCTAssertEqual(try read(p), files[p] ?? files["a/b/x"], p)
+        }
+        XCTAssertThrowsError(try opener.file("a/b/missing")) { e in
+            XCTAssertTrue("\(e)".contains(t.sub("root/a/b/missing")), "\(e)")
+        }
+        XCTAssertThrowsError(try opener.file("nodir/x")) { e in
+            XCTAssertTrue("\(e)".contains(t.sub("root/nodir/x")), "\(e)")
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import APKFormat
 import Foundation
 import TestSupport
 import XCTest
@@ -209,5 +210,42 @@ final class PackTests: XCTestCase {
         let plain = try pack(t.sub("stage"), name: "foo", version: "1.2.3-r1", output: t.sub("plain"), extra: ["--no-trace"])
         let ptext = try independentCheck(plain)["pkginfo"] as! String
         XCTAssertFalse(ptext.contains("cmd:foo-client"))
+    }
+    /// Many small files (read ahead in batches of 256 files / 512 KiB into a ring of 4 buffers),
+    /// files just under, at and over the read-ahead's 512 KiB limit (read by the writer itself),
+    /// empty files and hard links, across directories: Python's tarfile reads back every content
+    /// and the SHA-1 in each pax header matches it; the order is the sorted walk's.
+    func testReadAheadBatchesKeepContentAndOrder() throws {
+        let t = TempDir()
+        var rng = SystemRandomNumberGenerator()
+        var expected: [String: [UInt8]] = [:]
+        for i in 0..<1500 {
+            let path = "usr/share/many/d\(i % 7)/f\(String(format: "%04d", i))"
+            let size = i % 97 == 0 ? 0 : Int.random(in: 1...3000, using: &rng)
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            _ = t.write("stage/" + path, Data(bytes))
+            expected[path] = bytes
+        }
+        for (name, size) in [("under", (512 << 10) - 1), ("at", 512 << 10), ("over", (512 << 10) + 1), ("large", 3 << 20)] {
+            let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ size) }
+            _ = t.write("stage/usr/share/big/\(name)", Data(bytes))
+            expected["usr/share/big/\(name)"] = bytes
+        }
+        XCTAssertEqual(link(t.sub("stage/usr/share/many/d1/f0001"), t.sub("stage/usr/share/many/d1/z-hardlink")), 0)
+        let apk = try pack(t.sub("stage"), name: "many", output: t.sub("out"))
+        let report = try independentCheck(apk)
+        XCTAssertEqual(report["checksum_mismatches"] as? [String], [])
+        let entries = report["entries"] as! [[String: Any]]
+        let files = entries.filter { ($0["type"] as? String) == "0" }
+        XCTAssertEqual(files.count, expected.count)
+        for e in files {
+            let name = e["name"] as! String
+            guard let want = expected[name] else { XCTFail("unexpected \(name)"); continue }
+            XCTAssertEqual(e["sha1"] as? String, Digest.hash(.sha1, want).hexString, name)
+            XCTAssertEqual(e["size"] as? Int, want.count, name)
+        }
+        let names = entries.map { $0["name"] as! String }
+        XCTAssertEqual(names, names.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        XCTAssertTrue(entries.contains { ($0["name"] as? String) == "usr/share/many/d1/z-hardlink" && ($0["type"] as? String) == "1" })
     }
 }
