@@ -157,4 +157,68 @@ final class FormatCoreTests: XCTestCase {
             XCTAssertTrue("\(e)".contains(t.sub("root/nodir/x")), "\(e)")
         }
     }
+    /// TarHeader.encode and PaxRecords.encode, written in place for speed, against the plain
+    /// String-based encoding they replaced, on random fields including values too wide for their
+    /// octal field, empty and 100+ byte names, and multi-digit pax record lengths.
+    func testTarHeaderEncodingMatchesTheStringBasedOne() {
+        func reference(_ h: TarHeader) -> [UInt8] {
+            var b = [UInt8](repeating: 0, count: 512)
+            func put(_ bytes: [UInt8], _ off: Int, _ len: Int) { for (i, c) in bytes.prefix(len).enumerated() { b[off + i] = c } }
+            func octal(_ v: UInt64, _ off: Int, _ len: Int) {
+                var s = Array(String(v, radix: 8).utf8)
+                if s.count < len - 1 { s = [UInt8](repeating: 0x30, count: len - 1 - s.count) + s }
+                put(s, off, len - 1)
+                b[off + len - 1] = 0
+            }
+            put(h.name, 0, 100)
+            octal(UInt64(h.mode), 100, 8); octal(UInt64(h.uid), 108, 8); octal(UInt64(h.gid), 116, 8)
+            octal(UInt64(h.size > TarHeader.maxOctalSize ? 0 : h.size), 124, 12)
+            octal(UInt64(max(0, min(h.mtime, TarHeader.maxOctalSize))), 136, 12)
+            b[156] = h.type.rawValue
+            put(h.linkName, 157, 100)
+            put(Array("ustar\u{0}00".utf8), 257, 8)
+            put(Array(h.userName.utf8), 265, 32)
+            put(Array(h.groupName.utf8), 297, 32)
+            if !h.zeroDeviceFields { octal(UInt64(h.deviceMajor), 329, 8); octal(UInt64(h.deviceMinor), 337, 8) }
+            for i in 148..<156 { b[i] = 0x20 }
+            var s = Array(String(b.reduce(0) { $0 + Int($1) }, radix: 8).utf8)
+            if s.count < 6 { s = [UInt8](repeating: 0x30, count: 6 - s.count) + s }
+            put(s, 148, 6)
+            b[154] = 0
+            b[155] = 0x20
+            return b
+        }
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<2000 {
+            var h = TarHeader()
+            h.name = (0..<[0, 1, 99, 100, 101, 150][i % 6]).map { _ in UInt8.random(in: 0x21...0x7e, using: &rng) }
+            h.linkName = (0..<Int.random(in: 0...120, using: &rng)).map { _ in UInt8.random(in: 0x21...0x7e, using: &rng) }
+            h.mode = UInt32.random(in: 0...0o7777, using: &rng)
+            h.uid = i % 5 == 0 ? UInt32.max - UInt32(i) : UInt32.random(in: 0...0o7777777, using: &rng)
+            h.gid = i % 7 == 0 ? 0o10000000 : UInt32.random(in: 0...70000, using: &rng)
+            h.size = [Int64.random(in: 0...1 << 40, using: &rng), TarHeader.maxOctalSize, TarHeader.maxOctalSize + 1, 0][i % 4]
+            h.mtime = [Int64.random(in: 0...1 << 34, using: &rng), -5, Int64.max][i % 3]
+            h.type = [.regular, .directory, .symlink, .paxExtended][i % 4]
+            h.userName = i % 3 == 0 ? "" : String(repeating: "u", count: i % 40)
+            h.groupName = "grp\(i)"
+            h.deviceMajor = UInt32.random(in: 0...UInt32.max, using: &rng)
+            h.deviceMinor = UInt32(i)
+            h.zeroDeviceFields = i % 2 == 0
+            XCTAssertEqual(h.encode(), reference(h), "header \(i)")
+        }
+        for i in 0..<300 {
+            var pax = PaxRecords()
+            let value = (0..<(i * 7 % 1200)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            pax.append("SCHILY.xattr.user.k\(i)", bytes: value)
+            pax.append("path", String(repeating: "p", count: i % 120))
+            var ref: [UInt8] = []
+            for (k, v) in pax.records {
+                let body = 1 + k.utf8.count + 1 + v.count + 1
+                var len = body + String(body).count
+                if String(len).count != String(body).count { len = body + String(len).count }
+                ref += Array(String(len).utf8) + [0x20] + Array(k.utf8) + [0x3D] + v + [0x0A]
+            }
+            XCTAssertEqual(pax.encode(), ref, "pax \(i)")
+        }
+    }
 }

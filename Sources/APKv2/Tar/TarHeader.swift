@@ -47,39 +47,60 @@ public struct TarHeader {
 
     public func encode() -> [UInt8] {
         var b = [UInt8](repeating: 0, count: 512)
-        func put(_ bytes: [UInt8], _ off: Int, _ len: Int) {
-            for (i, c) in bytes.prefix(len).enumerated() { b[off + i] = c }
+        // Written in place, without a String or an Array per field: a tree of many small files
+        // encodes two headers per file, and the temporaries were most of the writer's thread.
+        b.withUnsafeMutableBufferPointer { p in
+            func put<C: Collection>(_ bytes: C, _ off: Int, _ len: Int) where C.Element == UInt8 {
+                var i = off
+                for c in bytes {
+                    if i == off + len { break }
+                    p[i] = c
+                    i += 1
+                }
+            }
+            /// `value` in octal, zero padded to `digits` digits; a longer number keeps its first
+            /// `digits` digits (as `String(radix:).prefix` did).
+            func octalDigits(_ value: UInt64, _ off: Int, _ digits: Int) {
+                var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for 22 octal digits
+                withUnsafeMutableBytes(of: &tmp) { t in
+                    var v = value, n = 0
+                    repeat {
+                        t[23 - n] = 0x30 + UInt8(v & 7)
+                        v >>= 3
+                        n += 1
+                    } while v != 0
+                    let pad = max(0, digits - n)
+                    for i in 0..<pad { p[off + i] = 0x30 }
+                    for i in 0..<min(n, digits - pad) { p[off + pad + i] = t[24 - n + i] }
+                }
+            }
+            func octal(_ v: UInt64, _ off: Int, _ len: Int) {
+                octalDigits(v, off, len - 1)
+                p[off + len - 1] = 0
+            }
+            put(name, 0, 100)
+            octal(UInt64(mode), 100, 8)
+            octal(UInt64(uid), 108, 8)
+            octal(UInt64(gid), 116, 8)
+            octal(UInt64(size > TarHeader.maxOctalSize ? 0 : size), 124, 12)
+            octal(UInt64(max(0, min(mtime, TarHeader.maxOctalSize))), 136, 12)
+            p[156] = type.rawValue
+            put(linkName, 157, 100)
+            put("ustar\u{0}00".utf8, 257, 8)
+            put(userName.utf8, 265, 32)
+            put(groupName.utf8, 297, 32)
+            if !zeroDeviceFields {
+                octal(UInt64(deviceMajor), 329, 8)
+                octal(UInt64(deviceMinor), 337, 8)
+            }
+            // Checksum: sum of all bytes with the checksum field as spaces; 6 digits, NUL, space.
+            for i in 148..<156 { p[i] = 0x20 }
+            var sum = 0
+            for c in p { sum += Int(c) }
+            octalDigits(UInt64(sum), 148, 6)
+            p[154] = 0
+            p[155] = 0x20
         }
-        func octal(_ v: UInt64, _ off: Int, _ len: Int) {
-            // len-1 digits and a NUL, zero padded.
-            var s = Array(String(v, radix: 8).utf8)
-            if s.count < len - 1 { s = [UInt8](repeating: 0x30, count: len - 1 - s.count) + s }
-            put(s, off, len - 1)
-            b[off + len - 1] = 0
-        }
-        put(name, 0, 100)
-        octal(UInt64(mode), 100, 8)
-        octal(UInt64(uid), 108, 8)
-        octal(UInt64(gid), 116, 8)
-        octal(UInt64(size > TarHeader.maxOctalSize ? 0 : size), 124, 12)
-        octal(UInt64(max(0, min(mtime, TarHeader.maxOctalSize))), 136, 12)
-        b[156] = type.rawValue
-        put(linkName, 157, 100)
-        put(Array("ustar\u{0}00".utf8), 257, 8)
-        put(Array(userName.utf8), 265, 32)
-        put(Array(groupName.utf8), 297, 32)
-        if !zeroDeviceFields {
-            octal(UInt64(deviceMajor), 329, 8)
-            octal(UInt64(deviceMinor), 337, 8)
-        }
-        // Checksum: sum of all bytes with the checksum field as spaces; 6 digits, NUL, space.
-        for i in 148..<156 { b[i] = 0x20 }
-        let sum = b.reduce(0) { $0 + Int($1) }
-        var s = Array(String(sum, radix: 8).utf8)
-        if s.count < 6 { s = [UInt8](repeating: 0x30, count: 6 - s.count) + s }
-        put(s, 148, 6)
-        b[154] = 0
-        b[155] = 0x20
         return b
     }
 }
@@ -94,12 +115,22 @@ public struct PaxRecords {
     public mutating func append(_ key: String, bytes: [UInt8]) { records.append((key, bytes)) }
 
     public func encode() -> [UInt8] {
+        func digits(_ n: Int) -> Int { n < 10 ? 1 : 1 + digits(n / 10) }
         var out: [UInt8] = []
+        out.reserveCapacity(records.reduce(0) { $0 + $1.key.utf8.count + $1.value.count + 8 })
         for (k, v) in records {
             let body = 1 + k.utf8.count + 1 + v.count + 1 // " key=value\n"
-            var len = body + String(body).count
-            if String(len).count != String(body).count { len = body + String(len).count }
-            out += Array(String(len).utf8) + [0x20] + Array(k.utf8) + [0x3D] + v + [0x0A]
+            var len = body + digits(body)
+            if digits(len) != digits(body) { len = body + digits(len) }
+            let start = out.count
+            var n = len
+            repeat { out.append(0x30 + UInt8(n % 10)); n /= 10 } while n > 0
+            out[start...].reverse()
+            out.append(0x20)
+            out.append(contentsOf: k.utf8)
+            out.append(0x3D)
+            out.append(contentsOf: v)
+            out.append(0x0A)
         }
         return out
     }

@@ -114,20 +114,29 @@ public final class TarWriter {
         bytesWritten += Int64(bytes.count)
     }
 
+    private static let zeros = [UInt8](repeating: 0, count: 512)
+
     private func pad(_ size: Int64) throws {
         let rem = Int(size % 512)
-        if rem != 0 { try emit([UInt8](repeating: 0, count: 512 - rem)) }
+        if rem == 0 { return }
+        try Self.zeros.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<(512 - rem)])) }
+        bytesWritten += Int64(512 - rem)
     }
 
     /// GNU tar's `%d/PaxHeaders/%f`, truncated to the 100-byte name field.
     private func paxHeaderName(_ path: String) -> [UInt8] {
-        let bytes = Array(path.utf8)
-        let name: [UInt8]
+        var name: [UInt8] = []
+        name.reserveCapacity(path.utf8.count + 13)
+        let bytes = path.utf8
         if let slash = bytes.lastIndex(of: 0x2F) {
-            name = Array(bytes[..<slash]) + Array("/PaxHeaders/".utf8) + Array(bytes[(slash + 1)...])
+            name.append(contentsOf: bytes[..<slash])
+            name.append(contentsOf: "/PaxHeaders/".utf8)
+            name.append(contentsOf: bytes[bytes.index(after: slash)...])
         } else {
-            name = Array("./PaxHeaders/".utf8) + bytes
+            name.append(contentsOf: "./PaxHeaders/".utf8)
+            name.append(contentsOf: bytes)
         }
-        return Array(name.prefix(100))
+        if name.count > 100 { name.removeLast(name.count - 100) }
+        return name
     }
 }
