@@ -1,6 +1,7 @@
 import CPlatform
 import APKCrypto
 import Foundation
+import Synchronization
 import SystemIO
 #if canImport(Glibc)
 import Glibc
@@ -69,8 +70,7 @@ public enum StagedTree {
         guard (st.st_mode & S_IFMT) == S_IFDIR else {
             throw FormatError.io(path: root, reason: "not a directory")
         }
-        var entries: [TreeEntry] = []
-        try walk(root: root, relative: "", depth: 0, dotfiles: true, into: &entries)
+        var entries = try walk(root: root)
         let keys = entries.map { Array($0.path.utf8) }
         entries = keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }.map { entries[$0] }
         linkHardlinks(&entries)
@@ -87,7 +87,45 @@ public enum StagedTree {
         }
     }
 
-    private static func walk(root: String, relative: String, depth: Int, dotfiles: Bool, into entries: inout [TreeEntry]) throws {
+    /// Every entry below `root` (dotfiles included), in no particular order. Directories are
+    /// listed on up to 4 threads: a tree of many directories is otherwise a single thread's
+    /// syscalls while the other cores wait for the file list.
+    private static func walk(root: String) throws -> [TreeEntry] {
+        let top = try list(root: root, relative: "", depth: 0, dotfiles: true)
+        let threads = min(4, ProcessInfo.processInfo.activeProcessorCount)
+        guard threads > 1, top.contains(where: { $0.kind == .directory }) else {
+            var entries = top
+            var pending = top.filter { $0.kind == .directory }.map { ($0.path, 1) }
+            while let (dir, depth) = pending.popLast() {
+                let found = try list(root: root, relative: dir, depth: depth, dotfiles: true)
+                entries += found
+                pending += found.filter { $0.kind == .directory }.map { ($0.path, depth + 1) }
+            }
+            return entries
+        }
+        let found = Mutex<[[TreeEntry]]>([top])
+        let failure = Mutex<(any Error)?>(nil)
+        let pool = WorkerPool(threads: threads, name: "apkit-walk")
+        defer { pool.stop() }
+        @Sendable func visit(_ dir: String, _ depth: Int) {
+            guard failure.withLock({ $0 == nil }) else { return }
+            do {
+                let entries = try list(root: root, relative: dir, depth: depth, dotfiles: true)
+                found.withLock { $0.append(entries) }
+                for e in entries where e.kind == .directory { pool.submit { visit(e.path, depth + 1) } }
+            } catch {
+                failure.withLock { if $0 == nil { $0 = error } }
+            }
+        }
+        for e in top where e.kind == .directory { pool.submit { visit(e.path, 1) } }
+        pool.waitForAll()
+        if let error = failure.withLock({ $0 }) { throw error }
+        return found.withLock { $0.flatMap { $0 } }
+    }
+
+    /// The entries of one directory (`relative` below `root`), not what is below them.
+    private static func list(root: String, relative: String, depth: Int, dotfiles: Bool) throws -> [TreeEntry] {
+        var entries: [TreeEntry] = []
         guard depth < maxDepth else { throw FormatError.io(path: root + "/" + relative, reason: "tree is nested too deeply") }
         let dirPath = relative.isEmpty ? root : root + "/" + relative
         guard let dir = opendir(dirPath) else {
@@ -140,8 +178,8 @@ public enum StagedTree {
                 throw FormatError.io(path: full, reason: "sockets cannot be packaged; remove it from the staged tree")
             }
             entries.append(e)
-            if e.kind == .directory { try walk(root: root, relative: rel, depth: depth + 1, dotfiles: dotfiles, into: &entries) }
         }
+        return entries
     }
 
     /// `entries` (as `scan` returns them) in depth-first order: each directory followed by its
