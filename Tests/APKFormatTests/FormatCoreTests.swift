@@ -221,4 +221,43 @@ final class FormatCoreTests: XCTestCase {
             XCTAssertEqual(pax.encode(), ref, "pax \(i)")
         }
     }
+    /// The tree walk (directories listed on several threads): the same entries as Python's
+    /// os.walk, sorted bytewise, on a tree of many directories; a tree nested deeper than
+    /// `StagedTree.maxDepth` and an unlistable directory each fail with the path named.
+    func testTreeWalkMatchesOsWalkAndReportsErrors() throws {
+        let t = TempDir()
+        for i in 0..<300 {
+            _ = t.write("root/d\(i % 13)/e\(i % 5)/f\(i)", "x\(i)")
+            if i % 50 == 0 { _ = t.write("root/.dot\(i)/g", "y") }
+        }
+        XCTAssertEqual(symlink("d1", t.sub("root/link")), 0)
+        let entries = try TreeSnapshot.take(root: t.sub("root")).entries.map(\.path)
+        let script = """
+        import os, sys
+        root = sys.argv[1]
+        out = []
+        for d, dirs, files in os.walk(root):
+            for n in dirs + files:
+                out.append(os.path.relpath(os.path.join(d, n), root))
+        print("\\n".join(sorted(out, key=lambda p: p.encode())))
+        """
+        let r = try runProcess("python3", ["-c", script, t.sub("root")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(entries, r.stdout.split(separator: "\n").map(String.init))
+
+        var deep = "deep"
+        for _ in 0..<(StagedTree.maxDepth + 1) { deep += "/d" }
+        try FileManager.default.createDirectory(atPath: t.sub(deep), withIntermediateDirectories: true)
+        XCTAssertThrowsError(try TreeSnapshot.take(root: t.sub("deep"))) { e in
+            XCTAssertTrue("\(e)".contains("nested too deeply"), "\(e)")
+        }
+        if getuid() != 0 {
+            _ = t.write("locked/a/b/c", "z")
+            chmod(t.sub("locked/a/b"), 0)
+            defer { chmod(t.sub("locked/a/b"), 0o755) }
+            XCTAssertThrowsError(try TreeSnapshot.take(root: t.sub("locked"))) { e in
+                XCTAssertTrue("\(e)".contains(t.sub("locked/a/b")), "\(e)")
+            }
+        }
+    }
 }
