@@ -37,6 +37,24 @@ public enum IndexEditing {
         return replaced
     }
 
+    /// `entries` with one entry per name, version and arch: the last one listed, where the first
+    /// stood (what merging them one by one into an empty index gives). Keys are built only for
+    /// names listed more than once.
+    public static func uniqued<E: IndexedPackage>(_ entries: [E]) -> [E] {
+        var seen = Set<String>(minimumCapacity: entries.count), repeated = Set<String>()
+        for e in entries where !seen.insert(e.name).inserted { repeated.insert(e.name) }
+        guard !repeated.isEmpty else { return entries }
+        var out: [E] = []
+        out.reserveCapacity(entries.count)
+        var position: [String: Int] = [:]
+        for e in entries {
+            guard repeated.contains(e.name) else { out.append(e); continue }
+            let key = e.indexKey
+            if let p = position[key] { out[p] = e } else { position[key] = out.count; out.append(e) }
+        }
+        return out
+    }
+
     /// Keeps the newest `keep` versions of each package name (apk version order); returns the removed entries.
     public static func prune<E: IndexedPackage>(_ entries: inout [E], keep: Int) -> [E] {
         precondition(keep >= 1)
