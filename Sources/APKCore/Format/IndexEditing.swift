@@ -23,7 +23,13 @@ public enum IndexEditing {
         let names = Set(new.map(\.name))
         var position: [String: Int] = [:]
         position.reserveCapacity(new.count)
-        for i in entries.indices where names.contains(entries[i].name) { position[entries[i].indexKey] = i }
+        if names.count <= 4 {
+            // A few names: compared as they are (a length check, then the bytes) rather than hashed.
+            let few = Array(names)
+            for i in entries.indices where few.contains(entries[i].name) { position[entries[i].indexKey] = i }
+        } else {
+            for i in entries.indices where names.contains(entries[i].name) { position[entries[i].indexKey] = i }
+        }
         var replaced = 0
         for e in new {
             if let p = position[e.indexKey] {

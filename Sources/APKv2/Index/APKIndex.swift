@@ -103,7 +103,16 @@ public struct APKIndex: Sendable {
     /// Sorts as `apk index` lists packages: by name (case-insensitive, then bytewise), then by
     /// version in apk order; ties (same name and version) by architecture, then checksum.
     public mutating func sort() {
-        entries.sort(by: APKIndex.precedes)
+        let order = sortedOrder()
+        if !order.elementsEqual(entries.indices) { entries = order.map { entries[$0] } }
+    }
+
+    /// The entries' positions in `sort` order (a stable sort of positions: entries are not moved,
+    /// so not retained and released for every step; an index read back is mostly in order already).
+    func sortedOrder() -> [Int] {
+        var order = Array(entries.indices)
+        entries.withUnsafeBufferPointer { e in order.sort { APKIndex.precedes(e[$0], e[$1]) } }
+        return order
     }
 
     static func precedes(_ a: IndexEntry, _ b: IndexEntry) -> Bool {
@@ -126,6 +135,10 @@ public struct APKIndex: Sendable {
 
     /// C `strcasecmp` over bytes (ASCII folding).
     static func caseInsensitiveCompare(_ a: String, _ b: String) -> Int {
+        // Native strings: straight over their bytes, no iterator per character.
+        if let r = a.utf8.withContiguousStorageIfAvailable({ x in
+            b.utf8.withContiguousStorageIfAvailable { y in caseInsensitiveCompare(x, y) }
+        }), let r { return r }
         var ia = a.utf8.makeIterator(), ib = b.utf8.makeIterator()
         while true {
             let ca = ia.next(), cb = ib.next()
@@ -141,14 +154,28 @@ public struct APKIndex: Sendable {
         }
     }
 
+    static func caseInsensitiveCompare(_ x: UnsafeBufferPointer<UInt8>, _ y: UnsafeBufferPointer<UInt8>) -> Int {
+        for i in 0..<min(x.count, y.count) {
+            let a = x[i], b = y[i]
+            if a == b { continue }
+            let la = (a >= 0x41 && a <= 0x5A) ? a + 32 : a
+            let lb = (b >= 0x41 && b <= 0x5A) ? b + 32 : b
+            if la != lb { return Int(la) - Int(lb) }
+        }
+        return x.count == y.count ? 0 : x.count < y.count ? -1 : 1
+    }
+
     // MARK: render
 
     /// The APKINDEX text: every entry followed by an empty line, in the current order.
-    public func renderBytes() -> [UInt8] {
+    public func renderBytes() -> [UInt8] { renderBytes(order: entries.indices) }
+
+    /// The APKINDEX text of the entries at `order`.
+    func renderBytes<C: Collection<Int>>(order: C) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(entries.reduce(0) { $0 + $1.text.count + 1 })
-        for e in entries {
-            out.append(contentsOf: e.text)
+        for i in order {
+            out.append(contentsOf: entries[i].text)
             out.append(0x0A)
         }
         return out
@@ -167,16 +194,14 @@ public struct APKIndex: Sendable {
     /// member holding a normal tar with `DESCRIPTION` and `APKINDEX`. Sorts first.
     public func archive(signer: Signer, engine: CompressionEngine = ZlibGzipEngine(level: 9),
                         mtime: Int64? = nil) throws -> Data {
-        var sorted = self
-        sorted.sort()
-        let t = mtime ?? sorted.archiveMTime()
+        let t = mtime ?? archiveMTime()
         let buf = BufferSink()
         let member = try engine.makeMember(writingTo: buf)
         let tar = TarWriter(sink: member)
         tar.abuildPaxTimes = false
         try tar.add(TarWriter.Entry(path: "DESCRIPTION", type: .regular, mode: 0o644, mtime: t),
-                    content: Data(sorted.description.utf8))
-        let body = sorted.renderBytes()
+                    content: Data(description.utf8))
+        let body = renderBytes(order: sortedOrder())
         var e = TarWriter.Entry(path: "APKINDEX", type: .regular, mode: 0o644, mtime: t)
         e.size = Int64(body.count)
         try tar.begin(e)
