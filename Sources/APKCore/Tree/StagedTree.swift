@@ -42,6 +42,9 @@ public struct TreeSnapshot: Sendable {
     /// abuild's view (v2): without top-level dotfiles and what is below them, hard links
     /// resolved again within what is left.
     public var abuildEntries: [TreeEntry] {
+        // Nothing to leave out (the usual case): the entries as they are, hard links already
+        // linked, without a second copy of a large tree's list.
+        guard entries.contains(where: { $0.path.hasPrefix(".") }) else { return entries }
         var kept = entries.filter { !$0.path.hasPrefix(".") }
         StagedTree.linkHardlinks(&kept)
         return kept
@@ -71,8 +74,9 @@ public enum StagedTree {
             throw FormatError.io(path: root, reason: "not a directory")
         }
         var entries = try walk(root: root)
-        let keys = entries.map { Array($0.path.utf8) }
-        entries = keys.indices.sorted { keys[$0].lexicographicallyPrecedes(keys[$1]) }.map { entries[$0] }
+        // In place, comparing the paths' UTF-8 bytes: no key arrays and no second list, which on a
+        // tree of 20,000 files stayed in the peak memory of the whole run.
+        entries.sort { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
         linkHardlinks(&entries)
         return entries
     }

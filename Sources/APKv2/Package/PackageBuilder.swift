@@ -38,14 +38,16 @@ public struct PackageBuilder: Sendable {
 
         // 1. Data member, hashed (SHA-256) as its compressed bytes are written.
         let dataHash = Digest(.sha256)
+        let survey: ContentSurvey
         do {
             let file = try FileSink(path: dataTemp, mode: 0o600)
             let member = try engine.makeMember(writingTo: HashingSink([dataHash], next: file))
-            let survey = try writeDataTar(entries: entries, spec: spec, into: member)
+            survey = try writeDataTar(entries: entries, spec: spec, into: member)
             try member.finish()
             try file.close()
-            try spec.completeInfo?(&info, survey)
         }
+        // After the compressor's buffers are gone: tracing does not add to the peak memory.
+        try spec.completeInfo?(&info, survey)
         let pkginfo = PKGINFO(info: info, dataHash: dataHash.finalize().hexString)
 
         // 2. Control member: .PKGINFO then the scripts, a cut tar.
