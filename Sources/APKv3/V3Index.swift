@@ -206,7 +206,9 @@ public struct V3IndexFormat: IndexFormat {
         let name = source ?? path
         let doc: V3Document
         do {
-            let stream = try ADBBlockStream(path: path)
+            // An index is read whole: inflated in one call when it is deflated and sound.
+            let stream = try ADBBlockStream.inflatedWhole(path: path, limit: Int(V3Document.maxADBBlock) + (16 << 20))
+                .map { ADBBlockStream(decompressed: $0, compression: "deflate") } ?? ADBBlockStream(path: path)
             (doc, _) = try V3Document.open(stream, keyring: keyring)
         } catch let e as SystemError {
             throw IndexError.unreadable(source: name, reason: e.description)

@@ -175,6 +175,26 @@ final class V3IndexTests: XCTestCase {
         XCTAssertEqual(root["description"] as? String, "new description")
     }
 
+    /// A deflated index is inflated whole when it is sound; a damaged one is read by the
+    /// streaming reader, which says what is wrong.
+    func testDamagedDeflatedIndexesAreRefusedWithTheReason() throws {
+        try index([try package("a"), try package("b")], merge: nil, to: "good.adb")
+        let good = try Data(contentsOf: URL(fileURLWithPath: tmp.sub("good.adb")))
+        XCTAssertEqual(try read("good.adb").entries.map(\.name), ["a", "b"])
+        let cases: [(String, Data, String)] = [
+            ("truncated.adb", good.prefix(good.count - 9), "truncated"),
+            ("trailing.adb", good + Data("more".utf8), "data after the end of the compressed stream"),
+            ("corrupt.adb", { var d = good; d[d.count / 2] ^= 0xff; return d }(), ""),
+        ]
+        for (name, data, reason) in cases {
+            _ = tmp.write(name, data)
+            XCTAssertThrowsError(try format.read(path: tmp.sub(name), keyring: keyring(), allowUntrusted: false, source: nil), name) { e in
+                XCTAssertTrue("\(e)".contains("cannot read the index") || "\(e)".contains("signature"), "\(name): \(e)")
+                if !reason.isEmpty { XCTAssertTrue("\(e)".contains(reason), "\(name): \(e)") }
+            }
+        }
+    }
+
     /// An index listing a name, version and arch twice keeps the last, where the first stood.
     func testUniquedKeepsTheLastOfEachKey() {
         struct E: IndexedPackage { var name, version, arch, tag: String }
