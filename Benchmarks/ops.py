@@ -351,31 +351,35 @@ def bench_index(args, apkit, key, pubdir):
         n_big = index_entries(big, fmt, apkit, args.apk3, pubdir)
         if n_big is not None and n_big != len(names):
             raise RuntimeError(f"{big}: {n_big} entries, not {len(names)}")
-        tools = {
+        tools = {} if args.index_merge_only else {
             f"apkit index, fresh {len(fresh):,}": ([apkit, "index"] + common + ["-o", os.path.join(out, "fresh-apkit." + idx)] + fresh,
                                                    pkgdir, len(fresh), os.path.join(out, "fresh-apkit." + idx)),
+        }
+        tools |= {
             f"apkit index --merge 1 into {len(names):,}": (
                 [apkit, "index"] + common + ["--merge", big, "-o", os.path.join(out, "merged." + idx), os.path.join(base, "new", new[0])],
                 pkgdir, len(names) + 1, os.path.join(out, "merged." + idx)),
         }
-        if args.baseline:
+        if args.baseline and not args.index_merge_only:
             tools[f"apkit index, fresh {len(fresh):,} (baseline)"] = (
                 [args.baseline, "index"] + common + ["-o", os.path.join(out, "fresh-base." + idx)] + fresh,
                 pkgdir, len(fresh), os.path.join(out, "fresh-base." + idx))
+        if args.baseline:
             tools[f"apkit index --merge 1 into {len(names):,} (baseline)"] = (
                 [args.baseline, "index"] + common + ["--merge", big, "-o", os.path.join(out, "merged-base." + idx),
                                                      os.path.join(base, "new", new[0])],
                 pkgdir, len(names) + 1, os.path.join(out, "merged-base." + idx))
         # What the command line alone costs: the same arguments, stopped at the (missing) key
         # right after they are parsed.
-        tools[f"apkit index: parse {len(fresh):,} arguments, stop"] = (
+        if not args.index_merge_only:
+            tools[f"apkit index: parse {len(fresh):,} arguments, stop"] = (
             [apkit, "index", "--key", os.path.join(out, "no-such-key.rsa"), "-o", os.path.join(out, "never." + idx)] + fresh,
             pkgdir, None, None)
-        if fmt == "v2" and args.apk2:
+        if fmt == "v2" and args.apk2 and not args.index_merge_only:
             tools[f"apk 2.14 index, fresh {len(fresh):,} (unsigned)"] = (
                 [args.apk2, "index", "--keys-dir", pubdir, "-o", os.path.join(out, "fresh-apk2." + idx)] + fresh,
                 pkgdir, len(fresh), os.path.join(out, "fresh-apk2." + idx))
-        if fmt == "v3" and args.apk3:
+        if fmt == "v3" and args.apk3 and not args.index_merge_only:
             tools[f"apk 3 mkndx, fresh {len(fresh):,} (unsigned)"] = (
                 [args.apk3, "mkndx", "--keys-dir", pubdir, "-o", os.path.join(out, "fresh-apk3." + idx)] + fresh,
                 pkgdir, len(fresh), os.path.join(out, "fresh-apk3." + idx))
@@ -400,7 +404,7 @@ def bench_index(args, apkit, key, pubdir):
                     checks[t] = f"{n if n is not None else '?'} entries" + (" (apkit verify: OK)" if fmt == "v3" and "apkit" in t else "")
                 record(samples, t, s, f"{s['size']:,} bytes")
         if args.baseline:
-            for a, b in (("fresh-apkit", "fresh-base"), ("merged", "merged-base")):
+            for a, b in (("fresh-apkit", "fresh-base"), ("merged", "merged-base"))[1 if args.index_merge_only else 0:]:
                 pa, pb = os.path.join(out, f"{a}.{idx}"), os.path.join(out, f"{b}.{idx}")
                 same = open(pa, "rb").read() == open(pb, "rb").read()
                 checks[f"{a}.{idx} vs baseline"] = "byte-identical" if same else "DIFFERENT"
@@ -505,7 +509,7 @@ def write_report(meta, res, stamp):
 
 
 def main():
-    global OPS
+    global OPS, PKG_GEN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sections", default="verify,publish,index", help="comma list of verify, publish, index")
     ap.add_argument("--runs", type=int, default=5)
@@ -524,6 +528,9 @@ def main():
     ap.add_argument("--fresh-packages", type=int, default=20000)
     ap.add_argument("--index-formats", default="v2,v3")
     ap.add_argument("--index-runs", type=int, default=3, help="runs per index tool (a fresh 20,000 takes ~10-30 s)")
+    ap.add_argument("--index-merge-only", action="store_true",
+                    help="index: time only the merge of one package into the big index (and its baseline)")
+    ap.add_argument("--pkg-gen", help="pkg-gen binary (default: .build-speed-tools/release/pkg-gen)")
     ap.add_argument("--work", default=OPS, help="where packages and outputs are kept (default Benchmarks/work/ops)")
     ap.add_argument("--tag", default="ops")
     ap.add_argument("--note", default="")
@@ -543,6 +550,8 @@ def main():
     if "verify" in sections and not args.apk2:
         sys.exit("verify needs --apk2 PATH (apk-tools 2.14)")
 
+    if args.pkg_gen:
+        PKG_GEN = os.path.abspath(args.pkg_gen)
     OPS = os.path.abspath(args.work)
     os.makedirs(OPS, exist_ok=True)
     apkit = args.apkit or os.path.join(ROOT, ".build-release", "release", "apkit")
