@@ -161,7 +161,8 @@ public struct V3Index: PackageIndex {
         var order = Array(entries.indices)
         order.sort { x, y in
             let p = entries[x], q = entries[y]
-            if p.name != q.name { return p.name.utf8.lexicographicallyPrecedes(q.name.utf8) }
+            let c = IndexEditing.bytewiseCompare(p.name, q.name)
+            if c != 0 { return c < 0 }
             switch APKVersion.compare(p.version, q.version) {
             case .less: return true
             case .greater: return false

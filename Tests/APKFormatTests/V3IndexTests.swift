@@ -205,5 +205,18 @@ final class V3IndexTests: XCTestCase {
         _ = IndexEditing.merge(&merged, list)
         XCTAssertEqual(IndexEditing.uniqued(list), merged)
         XCTAssertEqual(IndexEditing.uniqued(Array(list[0..<3])), Array(list[0..<3]))
+        // In name order (as indexes are written), duplicates are found among neighbours.
+        let sorted = [E(name: "a", version: "1", arch: "x", tag: "a1"), E(name: "a", version: "2", arch: "x", tag: "a2"),
+                      E(name: "a", version: "1", arch: "y", tag: "a1y"), E(name: "b", version: "1", arch: "x", tag: "b")]
+        XCTAssertEqual(IndexEditing.uniqueWhenSortedByName(sorted), true)
+        XCTAssertEqual(IndexEditing.uniqued(sorted), sorted)
+        let twice = sorted + [E(name: "b", version: "1", arch: "x", tag: "b again")]
+        XCTAssertEqual(IndexEditing.uniqueWhenSortedByName(twice), false)
+        XCTAssertEqual(IndexEditing.uniqued(twice).map(\.tag), ["a1", "a2", "a1y", "b again"])
+        XCTAssertNil(IndexEditing.uniqueWhenSortedByName(list))
+        XCTAssertLessThan(IndexEditing.bytewiseCompare("a", "ab"), 0)
+        XCTAssertLessThan(IndexEditing.bytewiseCompare("B", "a"), 0)
+        XCTAssertGreaterThan(IndexEditing.bytewiseCompare("é", "z"), 0)
+        XCTAssertEqual(IndexEditing.bytewiseCompare("", ""), 0)
     }
 }

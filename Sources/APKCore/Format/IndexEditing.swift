@@ -47,6 +47,7 @@ public enum IndexEditing {
     /// stood (what merging them one by one into an empty index gives). Keys are built only for
     /// names listed more than once.
     public static func uniqued<E: IndexedPackage>(_ entries: [E]) -> [E] {
+        if uniqueWhenSortedByName(entries) == true { return entries }
         var seen = Set<String>(minimumCapacity: entries.count), repeated = Set<String>()
         for e in entries where !seen.insert(e.name).inserted { repeated.insert(e.name) }
         guard !repeated.isEmpty else { return entries }
@@ -59,6 +60,37 @@ public enum IndexEditing {
             if let p = position[key] { out[p] = e } else { position[key] = out.count; out.append(e) }
         }
         return out
+    }
+
+    /// Entries listed by name (bytewise, as indexes are written): whether every key is listed
+    /// once, found by comparing neighbours, with keys built only for runs of one name; nil when
+    /// they are not in that order.
+    static func uniqueWhenSortedByName<E: IndexedPackage>(_ entries: [E]) -> Bool? {
+        var i = 0
+        while i < entries.count {
+            let name = entries[i].name
+            var j = i + 1
+            while j < entries.count, entries[j].name == name { j += 1 }
+            if j < entries.count, bytewiseCompare(name, entries[j].name) >= 0 { return nil }
+            if j - i > 1 {
+                var keys = Set<String>()
+                for k in i..<j where !keys.insert(entries[k].indexKey).inserted { return false }
+            }
+            i = j
+        }
+        return true
+    }
+
+    /// `a` against `b` by their UTF-8 bytes (memcmp, then length), as index entries are sorted.
+    public static func bytewiseCompare(_ a: String, _ b: String) -> Int {
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let n = min(x.count, y.count)
+                let c = n == 0 ? 0 : Int(memcmp(x.baseAddress!, y.baseAddress!, n))
+                return c != 0 ? c : x.count - y.count
+            }
+        }
     }
 
     /// Keeps the newest `keep` versions of each package name (apk version order); returns the removed entries.
