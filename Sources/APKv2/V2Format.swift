@@ -120,6 +120,6 @@ extension APKIndex: PackageIndex {
     }
 
     public func write(to path: String, signer: Signer) throws {
-        try write(to: path, signer: signer, engine: ZlibGzipEngine(level: 9), mtime: nil)
+        try write(to: path, signer: signer, engine: APKIndex.defaultEngine, mtime: nil)
     }
 }

@@ -190,9 +190,19 @@ public struct APKIndex: Sendable {
         return entries.reduce(Int64(0)) { max($0, $1.buildTime) }
     }
 
+    /// How the index member is compressed: libdeflate level 8 on every core (the parallel engine
+    /// packages use). On a 100,000-entry index (44 MB of tar) it is 1.3% smaller than zlib -9, the
+    /// compression `apk index` uses, for about the same CPU, spread over the cores (measured against
+    /// zlib -9: level 6 +3.1% in size, 7 +0.6%, 9 -1.7% at 1.15 x level 8's CPU). Clients download the
+    /// index on every update, so size wins over the last tenth of a second. The entries are what
+    /// `apk index` writes, byte for byte; apk reads any deflate.
+    public static var defaultEngine: CompressionEngine {
+        ParallelDeflateEngine(settings: CompressionSettings(level: 8))
+    }
+
     /// The signed `APKINDEX.tar.gz` bytes: a signature member over the index member, then ONE gzip
     /// member holding a normal tar with `DESCRIPTION` and `APKINDEX`. Sorts first.
-    public func archive(signer: Signer, engine: CompressionEngine = ZlibGzipEngine(level: 9),
+    public func archive(signer: Signer, engine: CompressionEngine = APKIndex.defaultEngine,
                         mtime: Int64? = nil) throws -> Data {
         let t = mtime ?? archiveMTime()
         let buf = BufferSink()
@@ -215,7 +225,7 @@ public struct APKIndex: Sendable {
     }
 
     /// Writes the signed archive to `path` atomically.
-    public func write(to path: String, signer: Signer, engine: CompressionEngine = ZlibGzipEngine(level: 9),
+    public func write(to path: String, signer: Signer, engine: CompressionEngine = APKIndex.defaultEngine,
                       mtime: Int64? = nil) throws {
         try writeFileAtomically(try archive(signer: signer, engine: engine, mtime: mtime), to: path)
     }
